@@ -1,0 +1,50 @@
+# drdrill: `make demo` and `make test` set up everything they need on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help install testbed demo test test-unit test-integration lint bench clean
+
+help:
+	@echo "make demo   - build the local test bed if needed and run scenarios/demo.yaml"
+	@echo "make test   - build what is needed and run the whole test suite"
+	@echo "make lint   - ruff, mypy --strict and the import-layer contracts"
+	@echo "make bench  - benchmarks (numbers to bench/results/)"
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "make: needs Python >= 3.11 ($(PYTHON) not found)"; exit 3; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+testbed:
+	bash testbed/build.sh
+
+demo: install testbed
+	$(BIN)/drdrill run scenarios/demo.yaml --report-dir reports
+
+# pytest exits 5 when it collects nothing: that is a failure of the suite, said plainly.
+test: install testbed
+	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; exit $$rc
+
+test-unit: install
+	$(BIN)/python -m pytest tests -m "not integration and not kind" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check drdrill tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: install testbed
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""The command line: it only wires commands to the engine; no logic lives here."""

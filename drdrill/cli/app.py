@@ -1,0 +1,62 @@
+"""`drdrill` entry point: global options, command registration, errors and exit codes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import structlog
+import typer
+
+from drdrill.cli import backups_cmd, cluster_cmd, report_cmd, run_cmd, scenario_cmd
+from drdrill.errors import DrdrillError, DrillInterrupted, ExitCode, exit_code_for
+from drdrill.logs import LogFormat, configure_logging, redact_text
+
+app = typer.Typer(
+    name="drdrill",
+    help="Disaster-recovery drills for GitOps-managed ML platforms on Kubernetes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("run")(run_cmd.run)
+app.command("plan")(scenario_cmd.plan)
+app.command("validate")(scenario_cmd.validate)
+app.command("schema")(scenario_cmd.schema)
+app.add_typer(report_cmd.app, name="report")
+app.add_typer(cluster_cmd.app, name="cluster")
+app.add_typer(backups_cmd.app, name="backups")
+
+_state = {"verbose": 0}
+
+
+@app.callback()
+def _global_options(
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="console or json; default: console on a terminal")
+    ] = "auto",
+    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="More detail.")] = 0,
+) -> None:
+    if log_format not in ("auto", "console", "json"):
+        raise typer.BadParameter("must be console or json", param_hint="--log-format")
+    fmt: LogFormat = log_format  # type: ignore[assignment]
+    _state["verbose"] = verbose
+    configure_logging(log_format=fmt, verbose=verbose)
+
+
+def main() -> None:
+    """Run the CLI; turn drdrill's errors into one line on stderr and the right exit code."""
+    configure_logging()
+    try:
+        app()
+    except DrdrillError as err:
+        if _state["verbose"]:
+            structlog.get_logger("drdrill").error("traceback", exc_info=True)
+        print(f"drdrill error: {redact_text(str(err))}", file=sys.stderr)
+        sys.exit(int(exit_code_for(err)))
+    except DrillInterrupted as stop:
+        print(f"drdrill error: {stop}", file=sys.stderr)
+        sys.exit(int(ExitCode.NOT_CARRIED_OUT))
+    except KeyboardInterrupt:
+        print("drdrill error: interrupted", file=sys.stderr)
+        sys.exit(int(ExitCode.NOT_CARRIED_OUT))

@@ -1,0 +1,32 @@
+"""Progress lines on a terminal only (stderr), via rich."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from drdrill.results import PhaseResult, PhaseStatus
+from drdrill.timing import format_duration
+
+_STYLE = {
+    PhaseStatus.PASSED: "green",
+    PhaseStatus.FAILED: "red",
+    PhaseStatus.ERROR: "dark_orange",
+    PhaseStatus.SKIPPED: "grey50",
+}
+
+
+class TerminalProgress:
+    def __init__(self) -> None:
+        self.console = Console(stderr=True)
+
+    def phase_started(self, name: str, budget_seconds: float) -> None:
+        self.console.print(f"[bold]>[/bold] {name} (budget {format_duration(budget_seconds)})")
+
+    def phase_finished(self, result: PhaseResult) -> None:
+        style = _STYLE[result.status]
+        note = f": {result.message}" if result.message else ""
+        self.console.print(
+            f"  [{style}]{result.status.value}[/{style}] {result.name} in "
+            f"{format_duration(result.duration_seconds)}{note}",
+            markup=True, highlight=False,
+        )

@@ -1,0 +1,52 @@
+"""`drdrill run`: the whole drill, then the verdict as the exit code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from drdrill.cli.progress import TerminalProgress
+from drdrill.engine.context import DrillContext, RunOptions
+from drdrill.engine.phases import build_phases
+from drdrill.engine.runner import run_drill
+from drdrill.errors import exit_code_for_verdict
+from drdrill.report.writer import check_report_dir
+from drdrill.scenario import load_scenario
+from drdrill.scenario.models import Provider
+
+
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (kind: Drill).")],
+    report_dir: Annotated[Path, typer.Option(help="Where reports go.")] = Path("reports"),
+    keep_cluster: Annotated[
+        bool, typer.Option(help="Leave the cluster up for inspection (`drdrill cluster down`).")
+    ] = False,
+    provider: Annotated[
+        Provider | None, typer.Option(help="Override spec.cluster.provider.")
+    ] = None,
+    allow_non_empty: Annotated[
+        bool, typer.Option(help="existing provider: allow a cluster with drill objects.")
+    ] = False,
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="existing provider: kubeconfig (before KUBECONFIG).")
+    ] = None,
+    restore_dir: Annotated[
+        Path | None, typer.Option(help="Restore backups here (must not exist yet).")
+    ] = None,
+) -> None:
+    """Run a drill: cluster, bootstrap, workloads, backups, teardown; then write the report."""
+    loaded = load_scenario(scenario)
+    check_report_dir(report_dir)
+    options = RunOptions(
+        report_dir=report_dir, keep_cluster=keep_cluster, provider=provider,
+        allow_non_empty=allow_non_empty, kubeconfig=kubeconfig, restore_dir=restore_dir,
+    )
+    ctx = DrillContext(scenario=loaded, options=options)
+    observer = TerminalProgress() if sys.stderr.isatty() else None
+    outcome = run_drill(ctx, build_phases(), report_dir=report_dir, observer=observer)
+    typer.echo(f"{outcome.report.verdict.value}: {outcome.report.summary}")
+    typer.echo(f"report: {outcome.paths.directory}")
+    raise typer.Exit(int(exit_code_for_verdict(outcome.report.verdict.value)))

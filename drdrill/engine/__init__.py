@@ -1,0 +1,1 @@
+"""The drill engine: phases in order, one clock, budgets, the SLA verdict and cleanup."""

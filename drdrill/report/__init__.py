@@ -1,0 +1,1 @@
+"""Reports of a drill: report.json (the record), report.md, report.html and junit.xml."""

@@ -1,0 +1,79 @@
+"""Lay out `<report dir>/<drill>/<UTC timestamp>/` with the four files and a `latest` link."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from drdrill.errors import PrerequisiteError
+from drdrill.report.atomic import point_symlink, write_atomically
+from drdrill.report.html import render_html
+from drdrill.report.junit import render_junit
+from drdrill.report.markdown import render_markdown
+from drdrill.results import DrillReport
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    directory: Path
+    json: Path
+    markdown: Path
+    html: Path
+    junit: Path
+
+
+def check_report_dir(report_dir: Path) -> None:
+    """Fail before anything starts if reports could not be written there."""
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=report_dir, prefix=".drdrill-probe-"):
+            pass
+    except OSError as err:
+        raise PrerequisiteError(
+            f"report directory {report_dir} is not writable ({err.strerror}); "
+            "choose another with --report-dir"
+        ) from err
+
+
+def _timestamp_dir(drill_dir: Path, report: DrillReport) -> Path:
+    stamp = report.started_at.strftime("%Y%m%dT%H%M%SZ")
+    candidate, counter = drill_dir / stamp, 1
+    while candidate.exists():
+        counter += 1
+        candidate = drill_dir / f"{stamp}-{counter}"
+    return candidate
+
+
+def write_reports(report: DrillReport, *, report_dir: Path) -> ReportPaths:
+    drill_dir = report_dir / report.drill
+    directory = _timestamp_dir(drill_dir, report)
+    directory.mkdir(parents=True)
+    paths = ReportPaths(
+        directory=directory,
+        json=directory / "report.json",
+        markdown=directory / "report.md",
+        html=directory / "report.html",
+        junit=directory / "junit.xml",
+    )
+    write_atomically(paths.json, report.model_dump_json(by_alias=True, indent=2) + "\n")
+    write_atomically(paths.markdown, render_markdown(report))
+    write_atomically(paths.html, render_html(report))
+    write_atomically(paths.junit, render_junit(report))
+    point_symlink(drill_dir / "latest", directory.name)
+    return paths
+
+
+def load_report(path: Path) -> DrillReport:
+    """Read a past report.json (or a report folder / `latest` link) back."""
+    from drdrill.errors import BadInputError
+
+    target = path / "report.json" if path.is_dir() else path
+    try:
+        text = target.read_text(encoding="utf-8")
+    except OSError as err:
+        raise BadInputError(f"{target}: cannot read report ({err.strerror})") from err
+    try:
+        return DrillReport.model_validate_json(text)
+    except ValueError as err:
+        raise BadInputError(f"{target}: not a drdrill report.json ({err.__class__.__name__})") from err

@@ -1,0 +1,137 @@
+"""What a drill found, as plain frozen data; `report.json` is exactly `DrillReport`.
+
+These models are also the report's schema (`DrillReport.model_json_schema`), so a report and
+its schema cannot drift apart. Keys are camelCase in JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+REPORT_SCHEMA_VERSION = "1"
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, alias_generator=to_camel, populate_by_name=True, extra="forbid"
+    )
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class PhaseStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"
+
+
+class PhaseResult(Record):
+    name: str
+    status: PhaseStatus
+    required: bool = True
+    started_at: datetime | None = None
+    duration_seconds: float = 0.0
+    budget_seconds: float | None = None
+    # Seconds from drill start to the end of the phase: where it sits on the timeline.
+    ended_after_seconds: float = 0.0
+    message: str = ""
+
+
+class WorkloadResult(Record):
+    kind: str
+    namespace: str | None
+    name: str
+    healthy: bool
+    ready_after_seconds: float | None = None
+    reason: str = ""
+
+
+class BackupFailure(Record):
+    key: str
+    problem: str
+
+
+class BackupResult(Record):
+    name: str
+    bucket: str
+    prefix: str
+    holds: str
+    objects_checked: int = 0
+    bytes_checked: int = 0
+    verified: bool = False
+    age_seconds: float | None = None
+    rpo_seconds: float
+    rpo_met: bool = False
+    newest_backup_at: datetime | None = None
+    sample_seed: int | None = None
+    failures: list[BackupFailure] = Field(default_factory=list)
+
+
+class ModelReference(Record):
+    """An s3:// URI a workload in Git points at, and whether a verified backup set holds it."""
+
+    uri: str
+    source: str
+    backup_set: str | None = None
+    restorable: bool
+
+
+class BootstrapRecord(Record):
+    engine: str
+    version: str
+    script: str
+    sha256: str
+    exit_code: int | None = None
+    output_tail: list[str] = Field(default_factory=list)
+    revision: str | None = None
+
+
+class RtoResult(Record):
+    budget_seconds: float
+    actual_seconds: float | None = None
+    met: bool = False
+
+
+class RpoResult(Record):
+    budget_seconds: float | None = None
+    worst_age_seconds: float | None = None
+    met: bool = False
+
+
+class ToolVersions(Record):
+    drdrill: str
+    scenario_api_version: str
+    components: dict[str, str] = Field(default_factory=dict)
+
+
+class DrillReport(Record):
+    schema_version: str = REPORT_SCHEMA_VERSION
+    drill: str
+    verdict: Verdict
+    summary: str
+    started_at: datetime
+    finished_at: datetime
+    provider: str
+    rto: RtoResult
+    rpo: RpoResult
+    phases: list[PhaseResult]
+    workloads: list[WorkloadResult] = Field(default_factory=list)
+    backups: list[BackupResult] = Field(default_factory=list)
+    references: list[ModelReference] = Field(default_factory=list)
+    bootstrap: BootstrapRecord | None = None
+    versions: ToolVersions
+    scenario_file: str | None = None

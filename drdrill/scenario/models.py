@@ -1,0 +1,318 @@
+"""The shape of a scenario file (`apiVersion: drdrill/v1alpha1`, `kind: Drill`).
+
+Pydantic lives here only: everything past the loader works with these validated, frozen models.
+Version-like fields are strings on purpose: YAML 1.1 reads `1.10` as the float 1.1.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from drdrill.timing import parse_duration
+
+API_VERSION = "drdrill/v1alpha1"
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _check_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+Duration = Annotated[
+    StrictStr,
+    AfterValidator(_check_duration),
+    Field(
+        description="A duration with a unit: 250ms, 90s, 15m, 2h, 1d, or combined as 1h30m.",
+        json_schema_extra={"pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"},
+    ),
+]
+
+
+def _check_label(value: str) -> str:
+    if not DNS1123_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 label (lowercase letters, digits and '-', "
+            "at most 63 characters, starting and ending with a letter or digit)"
+        )
+    return value
+
+
+Dns1123Label = Annotated[StrictStr, AfterValidator(_check_label)]
+
+
+class Model(BaseModel):
+    """Strict, frozen, camelCase in files: unknown fields are an error at any depth."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+    )
+
+
+class Taint(Model):
+    key: StrictStr
+    value: StrictStr = ""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
+
+class NodePool(Model):
+    name: Dns1123Label
+    count: StrictInt = Field(ge=1, le=5000, description="Number of nodes in the pool.")
+    cpu: StrictStr = Field(default="32", description="CPU capacity per node (quantity).")
+    memory: StrictStr = Field(default="256Gi", description="Memory capacity per node.")
+    gpus: StrictInt = Field(default=0, ge=0, le=64, description="nvidia.com/gpu per node.")
+    labels: dict[str, StrictStr] = Field(default_factory=dict)
+    taints: tuple[Taint, ...] = ()
+
+
+class KwokSettings(Model):
+    node_pools: tuple[NodePool, ...] = Field(
+        default=(NodePool(name="cpu", count=3),), min_length=1
+    )
+    readiness_delay: Duration = Field(
+        default="1s", description="How long a simulated pod takes from Running to Ready."
+    )
+    readiness_jitter: Duration | None = Field(
+        default=None, description="Spread of the readiness delay (uniform, added to it)."
+    )
+
+
+class KindSettings(Model):
+    node_image: StrictStr | None = Field(
+        default=None, description="kindest/node image; defaults from kubernetesVersion."
+    )
+    config: StrictStr | None = Field(default=None, description="Path to a kind config file.")
+
+
+class ExistingSettings(Model):
+    kubeconfig: StrictStr | None = Field(
+        default=None, description="Kubeconfig path; else KUBECONFIG, else ~/.kube/config."
+    )
+    context: StrictStr = Field(
+        description="The context to use. Required: a drill never picks a cluster implicitly."
+    )
+
+
+class Provider(StrEnum):
+    KWOK = "kwok"
+    KIND = "kind"
+    EXISTING = "existing"
+
+
+class ClusterSpec(Model):
+    provider: Provider = Provider.KWOK
+    kubernetes_version: StrictStr | None = Field(
+        default=None, description="e.g. '1.35' (a string: YAML would read 1.30 as 1.3)."
+    )
+    kwok: KwokSettings = Field(default_factory=KwokSettings)
+    kind: KindSettings = Field(default_factory=KindSettings)
+    existing: ExistingSettings | None = None
+
+    @model_validator(mode="after")
+    def _existing_needs_context(self) -> ClusterSpec:
+        if self.provider is Provider.EXISTING and self.existing is None:
+            raise ValueError("provider 'existing' needs spec.cluster.existing.context")
+        return self
+
+
+class GitRef(Model):
+    branch: StrictStr | None = None
+    tag: StrictStr | None = None
+    commit: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> GitRef:
+        given = [v for v in (self.branch, self.tag, self.commit) if v]
+        if len(given) != 1:
+            raise ValueError("give exactly one of branch, tag or commit")
+        return self
+
+    def describe(self) -> str:
+        if self.branch:
+            return f"branch {self.branch}"
+        if self.tag:
+            return f"tag {self.tag}"
+        return f"commit {self.commit}"
+
+
+class Repository(Model):
+    url: StrictStr | None = Field(default=None, description="http(s):// or ssh:// URL.")
+    path: StrictStr | None = Field(
+        default=None,
+        description="A local git repository (relative to the scenario file), served over "
+        "smart HTTP on 127.0.0.1 for the drill.",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Repository:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("give exactly one of url or path")
+        if self.url is not None and not re.match(r"^(https?|ssh)://", self.url):
+            raise ValueError("url must start with http://, https:// or ssh://")
+        return self
+
+
+class Engine(StrEnum):
+    FLUX = "flux"
+    ARGOCD = "argocd"
+
+
+class GitOpsSpec(Model):
+    engine: Engine = Engine.FLUX
+    version: StrictStr = Field(description="Bootstrap script version, e.g. 'v2.7'.")
+    repository: Repository
+    ref: GitRef = Field(default_factory=lambda: GitRef(branch="main"))
+    path: StrictStr = Field(default="./", description="Path inside the repository to apply.")
+    install_manifests: StrictStr | None = Field(
+        default=None,
+        description="URL or file of the engine's install manifests (kind / existing).",
+    )
+    secret_files: dict[str, StrictStr] = Field(
+        default_factory=dict,
+        description="Secret material as file paths (e.g. an ssh key), passed to the "
+        "bootstrap script as environment variables naming the files, never inline.",
+    )
+    interval: Duration = "10m"
+
+
+class WorkloadSelector(Model):
+    namespace: StrictStr | None = None
+    kind: StrictStr | None = None
+    name: StrictStr | None = None
+    label_selector: StrictStr | None = None
+
+
+class WorkloadsSpec(Model):
+    from_inventory: StrictBool = Field(
+        default=True,
+        description="Check every workload the GitOps engine applied (the engine's inventory).",
+    )
+    include: tuple[WorkloadSelector, ...] = ()
+    exclude: tuple[WorkloadSelector, ...] = ()
+    crash_loop_restarts: StrictInt = Field(
+        default=3, ge=1, description="Restarts after which CrashLoopBackOff is terminal."
+    )
+
+
+class VerifyAll(Model):
+    mode: Literal["full"] = "full"
+
+
+class VerifySample(Model):
+    mode: Literal["sample"] = "sample"
+    count: StrictInt | None = Field(default=None, ge=1)
+    percent: float | None = Field(default=None, gt=0, le=100)
+    seed: StrictInt | None = Field(
+        default=None, description="Seed for the reproducible choice; random if not given."
+    )
+
+    @model_validator(mode="after")
+    def _one_size(self) -> VerifySample:
+        if (self.count is None) == (self.percent is None):
+            raise ValueError("a sample needs exactly one of count or percent")
+        return self
+
+
+class BackupSet(Model):
+    name: Dns1123Label
+    bucket: StrictStr = Field(min_length=3, max_length=63)
+    prefix: StrictStr = ""
+    holds: Literal["artifacts", "dataset"]
+    rpo: Duration | None = Field(default=None, description="Overrides spec.sla.rpo.")
+    verify: VerifyAll | VerifySample = Field(default_factory=VerifyAll, discriminator="mode")
+    manifest_key: StrictStr | None = Field(
+        default=None, description="Key of the drdrill manifest; objects' LastModified if absent."
+    )
+
+
+class S3Settings(Model):
+    endpoint_url: StrictStr | None = None
+    region: StrictStr = "us-east-1"
+    addressing_style: Literal["path", "virtual", "auto"] = "path"
+    ca_bundle: StrictStr | None = None
+    verify_tls: StrictBool = True
+    checksum_when_required: StrictBool = Field(
+        default=True,
+        description="request/response checksums only when required, as S3-compatible stores "
+        "need (boto3 >= 1.36 defaults break several).",
+    )
+    max_concurrency: StrictInt = Field(default=8, ge=1, le=64)
+
+
+class BackupsSpec(Model):
+    s3: S3Settings = Field(default_factory=S3Settings)
+    sets: tuple[BackupSet, ...] = ()
+    check_git_references: StrictBool = Field(
+        default=True,
+        description="Every s3:// URI the workloads point at must lie in a verified set.",
+    )
+
+
+class PhaseBudgets(Model):
+    cluster: Duration | None = None
+    bootstrap: Duration | None = None
+    workloads: Duration | None = None
+    backups: Duration | None = None
+
+
+class SlaSpec(Model):
+    rto: Duration
+    rpo: Duration | None = None
+    phases: PhaseBudgets = Field(default_factory=PhaseBudgets)
+
+
+class DrillSpec(Model):
+    cluster: ClusterSpec = Field(default_factory=ClusterSpec)
+    gitops: GitOpsSpec | None = None
+    workloads: WorkloadsSpec = Field(default_factory=WorkloadsSpec)
+    backups: BackupsSpec = Field(default_factory=BackupsSpec)
+    sla: SlaSpec
+
+
+class Metadata(Model):
+    name: Dns1123Label
+    labels: dict[str, StrictStr] = Field(default_factory=dict)
+
+
+class Scenario(Model):
+    api_version: Literal["drdrill/v1alpha1"]
+    kind: Literal["Drill"]
+    metadata: Metadata
+    spec: DrillSpec
+    # Where the file was read from: relative paths in the spec are resolved against it.
+    _source: Path | None = PrivateAttr(default=None)
+
+    def with_source(self, path: Path) -> Scenario:
+        self._source = path.resolve()
+        return self
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    def resolve_path(self, relative: str) -> Path:
+        base = self._source.parent if self._source else Path.cwd()
+        return (base / relative).resolve()

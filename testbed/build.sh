@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Build the drdrill local test bed (etcd, Kubernetes control plane, kwok, Flux
+# controllers, versitygw, toxiproxy, s5cmd) from the Go module proxy into a cache
+# outside the checkout, keyed by the sha256 of testbed/versions.env.
+#
+#   testbed/build.sh               build (or reuse) and print the key dir
+#   testbed/build.sh --print-dir   print the key dir only
+#
+# Cache: ${DRDRILL_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drdrill/testbed}/<key>/
+#   bin/   the binaries          crds/flux/   Flux CRDs          .complete   marker
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+VERSIONS_FILE=$HERE/versions.env
+KEY=$(sha256sum "$VERSIONS_FILE" | cut -c1-16)
+CACHE_ROOT=${DRDRILL_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drdrill/testbed}
+DIR=$CACHE_ROOT/$KEY
+
+case "${1:-}" in
+  --print-dir) echo "$DIR"; exit 0 ;;
+  "") ;;
+  -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+  *) echo "testbed: unknown argument: $1 (use --print-dir)" >&2; exit 2 ;;
+esac
+
+if [[ -f $DIR/.complete ]]; then
+  echo "testbed: up to date: $DIR"
+  exit 0
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "testbed: 'go' not found on PATH: install Go >= 1.26 (https://go.dev/doc/install) and re-run testbed/build.sh" >&2
+  exit 3
+fi
+
+set -a
+# shellcheck source=versions.env
+. "$VERSIONS_FILE"
+set +a
+
+GO_VER=$(go env GOVERSION)            # e.g. go1.26.8
+GO_VER=${GO_VER#go}
+IFS=. read -r gmaj gmin _ <<<"$GO_VER"
+IFS=. read -r rmaj rmin <<<"$GO_MIN_VERSION"
+if (( gmaj < rmaj || (gmaj == rmaj && gmin < rmin) )); then
+  echo "testbed: Go $GO_VER is too old: install Go >= $GO_MIN_VERSION and re-run testbed/build.sh" >&2
+  exit 3
+fi
+
+export GOFLAGS="-mod=mod -buildvcs=false"
+export GOTOOLCHAIN=local
+export GOWORK=off
+export CGO_ENABLED=0
+
+BIN=$DIR/bin
+WORK=$DIR/.work
+mkdir -p "$BIN" "$DIR/crds/flux" "$WORK"
+LDFLAGS_BASE="-s -w"
+TOTAL_STEPS=9
+T_START=$SECONDS
+
+log() { echo "testbed: $*"; }
+
+# wrapper NAME: fresh throw-away module in $WORK/NAME, cwd set to it
+wrapper() {
+  local w=$WORK/$1
+  rm -rf "$w"
+  mkdir -p "$w"
+  cd "$w"
+  printf 'module drdrill.testbed/%s\n\ngo 1.26\n' "$1" >go.mod
+}
+
+# build_to OUT PKG [extra go build args...]: build one binary atomically into $BIN
+build_to() {
+  local out=$1 pkg=$2
+  shift 2
+  go build -trimpath -ldflags "$LDFLAGS_BASE" "$@" -o "$BIN/.$out.tmp.$$" "$pkg"
+  mv -f "$BIN/.$out.tmp.$$" "$BIN/$out"
+}
+
+# step N NAME "OUTPUTS..." FUNC: run FUNC unless every output exists already
+step() {
+  local n=$1 name=$2 outputs=$3 fn=$4 missing=0 o t0
+  for o in $outputs; do [[ -e $DIR/$o ]] || missing=1; done
+  if (( missing == 0 )); then
+    log "[$n/$TOTAL_STEPS] $name: already built, skipping"
+    return 0
+  fi
+  log "[$n/$TOTAL_STEPS] building $name ..."
+  t0=$SECONDS
+  ( "$fn" )
+  log "[$n/$TOTAL_STEPS] $name done in $((SECONDS - t0)) s"
+}
+
+build_etcd() {
+  wrapper etcd
+  go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  build_to etcd go.etcd.io/etcd/server/v3 \
+    -ldflags "$LDFLAGS_BASE -X go.etcd.io/etcd/api/v3/version.GitSHA=drdrill-testbed"
+}
+
+build_kubernetes() {
+  wrapper kubernetes
+  local gomod staging m
+  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" |
+    sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  staging=$(sed -n 's#^[[:space:]]*\(k8s.io/[^ ]*\) => ./staging/.*#\1#p' "$gomod")
+  [[ -n $staging ]] || { echo "testbed: no staging modules found in $gomod" >&2; exit 1; }
+  {
+    echo
+    echo 'godebug default=go1.25'
+    echo 'replace ('
+    for m in $staging; do echo "	$m => $m $KUBERNETES_STAGING_VERSION"; done
+    echo ')'
+  } >>go.mod
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  local pkgs=() c
+  for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  local gets=()
+  for c in "${pkgs[@]}"; do gets+=("$c@$KUBERNETES_VERSION"); done
+  go get -tool "${gets[@]}"
+  local v=${KUBERNETES_VERSION#v} major minor ld=() p k
+  major=${v%%.*}; minor=${v#*.}; minor=${minor%%.*}
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    for k in "gitVersion=$KUBERNETES_VERSION" "gitMajor=$major" "gitMinor=$minor" \
+      gitTreeState=clean gitCommit=0000000000000000000000000000000000000000 \
+      buildDate=1970-01-01T00:00:00Z; do
+      ld+=("-X $p.$k")
+    done
+  done
+  local out=$WORK/kubernetes/out
+  mkdir -p "$out"
+  # one go build for all commands so shared packages compile once
+  go build -trimpath -ldflags "$LDFLAGS_BASE ${ld[*]}" -o "$out/" "${pkgs[@]}"
+  for c in "${cmds[@]}"; do mv -f "$out/$c" "$BIN/$c"; done
+}
+
+build_kwok() {
+  wrapper kwok
+  go get -tool "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+  local ld="$LDFLAGS_BASE -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
+  ld+=" -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBERNETES_VERSION#v}"
+  local out=$WORK/kwok/out
+  mkdir -p "$out"
+  go build -trimpath -ldflags "$ld" -o "$out/" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
+  mv -f "$out/kwok" "$BIN/kwok"
+  mv -f "$out/kwokctl" "$BIN/kwokctl"
+}
+
+# flux_wrapper NAME MODULE VERSION: wrapper module with the upstream non-local replaces
+flux_wrapper() {
+  local name=$1 mod=$2 ver=$3 gomod
+  wrapper "$name"
+  gomod=$(go mod download -json "$mod@$ver" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  # copy every replace whose target is a module version (drop the local ./api one)
+  awk '
+    /^replace \(/ { inblock=1; next }
+    inblock && /^\)/ { inblock=0; next }
+    inblock { if ($0 !~ /=> *\./) print "replace " $0; next }
+    /^replace / { if ($0 !~ /=> *\./) print; next }
+  ' "$gomod" | sed 's/^replace[[:space:]]\+/replace /' >>go.mod
+  go get -tool "$mod@$ver"
+}
+
+build_source_controller() {
+  flux_wrapper source-controller github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION"
+  build_to source-controller github.com/fluxcd/source-controller
+}
+
+build_kustomize_controller() {
+  flux_wrapper kustomize-controller github.com/fluxcd/kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION"
+  build_to kustomize-controller github.com/fluxcd/kustomize-controller
+}
+
+copy_flux_crds() {
+  local mod ver d f tmp
+  tmp=$DIR/crds/.flux.tmp.$$
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  for mod in "github.com/fluxcd/source-controller@$FLUX_SOURCE_CONTROLLER_VERSION" \
+    "github.com/fluxcd/kustomize-controller@$FLUX_KUSTOMIZE_CONTROLLER_VERSION"; do
+    d=$(go mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    for f in "$d"/config/crd/bases/*.yaml; do
+      install -m 0644 "$f" "$tmp/"
+    done
+  done
+  rm -rf "$DIR/crds/flux"
+  mv "$tmp" "$DIR/crds/flux"
+  touch "$DIR/crds/flux/.done"
+}
+
+build_versitygw() {
+  wrapper versitygw
+  go get -tool "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+  build_to versitygw github.com/versity/versitygw/cmd/versitygw \
+    -ldflags "$LDFLAGS_BASE -X main.Version=$VERSITYGW_VERSION"
+}
+
+build_toxiproxy() {
+  wrapper toxiproxy
+  go get -tool "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" \
+    "github.com/Shopify/toxiproxy/v2/cmd/cli@$TOXIPROXY_VERSION"
+  local ld="$LDFLAGS_BASE -X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION"
+  build_to toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server -ldflags "$ld"
+  build_to toxiproxy-cli github.com/Shopify/toxiproxy/v2/cmd/cli -ldflags "$ld"
+}
+
+build_s5cmd() {
+  wrapper s5cmd
+  go get -tool "github.com/peak/s5cmd/v2@$S5CMD_VERSION"
+  build_to s5cmd github.com/peak/s5cmd/v2 \
+    -ldflags "$LDFLAGS_BASE -X github.com/peak/s5cmd/v2/version.Version=$S5CMD_VERSION"
+}
+
+log "building into $DIR (go $GO_VER, cache key from $VERSIONS_FILE)"
+step 1 etcd "bin/etcd" build_etcd
+step 2 "kube-apiserver, kube-controller-manager, kube-scheduler, kubectl" \
+  "bin/kube-apiserver bin/kube-controller-manager bin/kube-scheduler bin/kubectl" build_kubernetes
+step 3 "kwok, kwokctl" "bin/kwok bin/kwokctl" build_kwok
+step 4 source-controller "bin/source-controller" build_source_controller
+step 5 kustomize-controller "bin/kustomize-controller" build_kustomize_controller
+step 6 "Flux CRDs" "crds/flux/.done" copy_flux_crds
+step 7 versitygw "bin/versitygw" build_versitygw
+step 8 "toxiproxy-server, toxiproxy-cli" "bin/toxiproxy-server bin/toxiproxy-cli" build_toxiproxy
+step 9 s5cmd "bin/s5cmd" build_s5cmd
+
+rm -rf "$WORK"
+date -u +%Y-%m-%dT%H:%M:%SZ >"$DIR/.complete"
+log "complete in $((SECONDS - T_START)) s: $DIR"
+echo "$DIR"
