@@ -6,7 +6,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from drdrill.errors import PrerequisiteError
+from drdrill.errors import BadInputError
 from drdrill.report.atomic import point_symlink, write_atomically
 from drdrill.report.html import render_html
 from drdrill.report.junit import render_junit
@@ -30,7 +30,7 @@ def check_report_dir(report_dir: Path) -> None:
         with tempfile.NamedTemporaryFile(dir=report_dir, prefix=".drdrill-probe-"):
             pass
     except OSError as err:
-        raise PrerequisiteError(
+        raise BadInputError(
             f"report directory {report_dir} is not writable ({err.strerror}); "
             "choose another with --report-dir"
         ) from err
@@ -66,8 +66,6 @@ def write_reports(report: DrillReport, *, report_dir: Path) -> ReportPaths:
 
 def load_report(path: Path) -> DrillReport:
     """Read a past report.json (or a report folder / `latest` link) back."""
-    from drdrill.errors import BadInputError
-
     target = path / "report.json" if path.is_dir() else path
     try:
         text = target.read_text(encoding="utf-8")

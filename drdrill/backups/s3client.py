@@ -1,0 +1,111 @@
+"""The one place a boto3 S3 client is built, and where S3 errors become drdrill errors.
+
+Credentials come only from boto3's default chain (environment, shared files, SSO, instance
+roles): drdrill never takes keys as flags or in scenario files, so they cannot leak into a
+report. Checksums are sent and validated only when required, as S3-compatible stores need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+)
+
+from drdrill.errors import InfrastructureError, PrerequisiteError
+from drdrill.logs import redact_text
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+else:
+    S3Client = object
+
+# Error codes that mean "these credentials may not do this": the drill cannot be carried out.
+_CREDENTIAL_CODES = frozenset({
+    "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken",
+    "InvalidToken", "AuthorizationHeaderMalformed", "InvalidClientTokenId",
+})
+
+
+@dataclass(frozen=True)
+class S3Endpoint:
+    """Where and how to talk to S3; never holds credentials."""
+
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    addressing_style: str = "path"
+    ca_bundle: Path | None = None
+    verify_tls: bool = True
+    checksum_when_required: bool = True
+    max_concurrency: int = 8
+
+    def describe(self) -> str:
+        return self.endpoint_url or f"AWS S3 ({self.region})"
+
+
+def make_s3_client(*, endpoint: S3Endpoint, read_timeout: float = 60.0) -> S3Client:
+    """A thread-safe client with retries for throttling, 5xx and dropped connections."""
+    session = boto3.session.Session()
+    if session.get_credentials() is None:
+        raise PrerequisiteError(
+            f"no S3 credentials for {endpoint.describe()}: boto3's default chain found none; "
+            "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an instance role"
+        )
+    policy = "when_required" if endpoint.checksum_when_required else "when_supported"
+    config = Config(
+        region_name=endpoint.region,
+        signature_version="s3v4",
+        s3={"addressing_style": endpoint.addressing_style},  # type: ignore[typeddict-item]
+        retries={"mode": "standard", "max_attempts": 6},
+        max_pool_connections=endpoint.max_concurrency + 2,
+        connect_timeout=10,
+        read_timeout=max(1.0, read_timeout),
+        tcp_keepalive=True,
+        request_checksum_calculation=policy,
+        response_checksum_validation=policy,
+    )
+    verify: bool | str = str(endpoint.ca_bundle) if endpoint.ca_bundle else endpoint.verify_tls
+    return session.client("s3", endpoint_url=endpoint.endpoint_url, config=config, verify=verify)
+
+
+def error_code(err: BaseException) -> str:
+    if isinstance(err, ClientError):
+        return str(err.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def describe_error(err: BaseException) -> str:
+    """One line naming the error, with anything that looks like a secret removed."""
+    if isinstance(err, ClientError):
+        error = err.response.get("Error", {})
+        text = f"{error.get('Code', 'error')}: {error.get('Message', '') or 'no message'}"
+    else:
+        text = f"{type(err).__name__}: {err}"
+    return redact_text(" ".join(text.split()))
+
+
+def raise_if_fatal(err: BaseException, *, endpoint: S3Endpoint, bucket: str) -> None:
+    """Credentials refused or endpoint unreachable: the drill cannot go on (exit 3)."""
+    where = f"s3://{bucket} at {endpoint.describe()}"
+    if isinstance(err, NoCredentialsError) or error_code(err) in _CREDENTIAL_CODES:
+        raise PrerequisiteError(
+            f"S3 refused the credentials for {where} ({describe_error(err)}); "
+            "check the default credential chain and the bucket policy"
+        ) from err
+    if isinstance(err, EndpointConnectionError | ConnectTimeoutError):
+        raise InfrastructureError(
+            f"cannot reach {where} ({describe_error(err)}); check spec.backups.s3.endpointUrl "
+            "and the network"
+        ) from err
+
+
+S3_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError)
