@@ -74,7 +74,8 @@ class BackupResult(Record):
     bytes_checked: int = 0
     verified: bool = False
     age_seconds: float | None = None
-    rpo_seconds: float
+    # None: neither the set nor the SLA asks for an RPO; the age is then only reported.
+    rpo_seconds: float | None = None
     rpo_met: bool = False
     newest_backup_at: datetime | None = None
     sample_seed: int | None = None

@@ -9,6 +9,7 @@ symlink planted inside the folder is not followed and nothing existing is overwr
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 MAX_NAME_BYTES = 255
@@ -59,10 +60,8 @@ def create_restore_file(root_fd: int, parts: tuple[str, ...]) -> int:
     current = os.dup(root_fd)
     try:
         for part in parts[:-1]:
-            try:
+            with contextlib.suppress(FileExistsError):
                 os.mkdir(part, 0o700, dir_fd=current)
-            except FileExistsError:
-                pass
             child = os.open(part, dir_flags, dir_fd=current)
             os.close(current)
             current = child

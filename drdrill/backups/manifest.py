@@ -25,7 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 MANIFEST_FORMAT = "drdrill-manifest/v1"
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
@@ -89,10 +96,10 @@ def parse_manifest(data: bytes) -> Manifest:
         raise ManifestError(f"format is not {MANIFEST_FORMAT!r}")
     try:
         document = _Document.model_validate(raw)
-    except ValueError as err:
-        first = getattr(err, "errors", lambda: [{}])()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "document"
-        raise ManifestError(f"invalid at {where}: {first.get('msg', 'invalid')}") from err
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "document"
+        raise ManifestError(f"invalid at {where}: {first['msg']}") from err
     entries: dict[str, ManifestEntry] = {}
     for item in document.entries:
         if item.key in entries:

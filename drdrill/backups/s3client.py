@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import boto3
 from botocore.config import Config
@@ -25,7 +25,7 @@ from drdrill.errors import InfrastructureError, PrerequisiteError
 from drdrill.logs import redact_text
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3 import S3Client as S3Client
 else:
     S3Client = object
 
@@ -42,7 +42,7 @@ class S3Endpoint:
 
     endpoint_url: str | None = None
     region: str = "us-east-1"
-    addressing_style: str = "path"
+    addressing_style: Literal["path", "virtual", "auto"] = "path"
     ca_bundle: Path | None = None
     verify_tls: bool = True
     checksum_when_required: bool = True
@@ -60,11 +60,13 @@ def make_s3_client(*, endpoint: S3Endpoint, read_timeout: float = 60.0) -> S3Cli
             f"no S3 credentials for {endpoint.describe()}: boto3's default chain found none; "
             "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an instance role"
         )
-    policy = "when_required" if endpoint.checksum_when_required else "when_supported"
+    policy: Literal["when_required", "when_supported"] = (
+        "when_required" if endpoint.checksum_when_required else "when_supported"
+    )
     config = Config(
         region_name=endpoint.region,
         signature_version="s3v4",
-        s3={"addressing_style": endpoint.addressing_style},  # type: ignore[typeddict-item]
+        s3={"addressing_style": endpoint.addressing_style},
         retries={"mode": "standard", "max_attempts": 6},
         max_pool_connections=endpoint.max_concurrency + 2,
         connect_timeout=10,
@@ -93,8 +95,15 @@ def describe_error(err: BaseException) -> str:
     return redact_text(" ".join(text.split()))
 
 
+def is_fatal(err: BaseException) -> bool:
+    """Credentials refused or endpoint unreachable: no other object or set would fare better."""
+    return isinstance(
+        err, NoCredentialsError | EndpointConnectionError | ConnectTimeoutError
+    ) or error_code(err) in _CREDENTIAL_CODES
+
+
 def raise_if_fatal(err: BaseException, *, endpoint: S3Endpoint, bucket: str) -> None:
-    """Credentials refused or endpoint unreachable: the drill cannot go on (exit 3)."""
+    """Turn a fatal S3 error into PrerequisiteError / InfrastructureError (exit 3)."""
     where = f"s3://{bucket} at {endpoint.describe()}"
     if isinstance(err, NoCredentialsError) or error_code(err) in _CREDENTIAL_CODES:
         raise PrerequisiteError(

@@ -107,6 +107,12 @@ def _deployment(obj: Mapping[str, Any]) -> Health:
         return Health.in_progress(f"{available}/{updated} replicas available")
     if ready < wanted:
         return Health.in_progress(f"{ready}/{wanted} replicas ready")
+    if (
+        progressing is not None
+        and progressing.is_true
+        and progressing.reason != "NewReplicaSetAvailable"
+    ):
+        return Health.in_progress(f"rollout still progressing: {progressing.describe()}")
     available_condition = conds.get("Available")
     if wanted > 0 and available_condition is not None and not available_condition.is_true:
         return Health.in_progress(f"not Available: {available_condition.describe()}")

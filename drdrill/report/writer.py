@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drdrill.errors import BadInputError
-from drdrill.report.atomic import point_symlink, write_atomically
+from drdrill.atomic_files import point_symlink, write_atomically
 from drdrill.report.html import render_html
 from drdrill.report.junit import render_junit
 from drdrill.report.markdown import render_markdown

@@ -1,10 +1,16 @@
-"""The cluster phase."""
+"""The cluster phase: an empty cluster from the provider, torn down at the end of the drill."""
 
 from __future__ import annotations
 
+import structlog
+
+from drdrill.clusters.state import forget_state, save_state
 from drdrill.engine.context import DrillContext
 from drdrill.engine.phase import PhaseOutcome
+from drdrill.engine.providers import provider_for, provider_for_info
 from drdrill.timing import Deadline
+
+log = structlog.get_logger(__name__)
 
 
 class ClusterPhase:
@@ -15,7 +21,26 @@ class ClusterPhase:
         return True
 
     def describe(self, ctx: DrillContext) -> list[str]:
-        return ["no adapter yet"]
+        return provider_for(ctx).describe()
 
     def run(self, ctx: DrillContext, *, deadline: Deadline) -> PhaseOutcome:
-        return PhaseOutcome.skipped("no cluster adapter yet")
+        provider = provider_for(ctx)
+        info = provider.create(deadline=deadline)
+        ctx.cluster = info
+        ctx.components.update(info.components)
+        if info.owned:
+            save_state(info)
+        if ctx.options.keep_cluster:
+            log.warning("cluster kept for inspection", kubeconfig=str(info.kubeconfig),
+                        down=f"drdrill cluster down {ctx.scenario.source or ''}".strip())
+        else:
+            ctx.cleanup.push(f"delete {provider.name} cluster", lambda: _delete(ctx))
+        return PhaseOutcome.passed(f"{provider.name} cluster ready ({info.server or info.context})")
+
+
+def _delete(ctx: DrillContext) -> None:
+    # Read ctx.cluster at teardown time: later phases may have added processes to it.
+    info = ctx.cluster
+    provider_for_info(ctx, info).delete(info)
+    if info.owned:
+        forget_state(info.name)

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Bootstrap Flux v2.7 against the drill's repository. Idempotent: safe to run twice.
+#
+# Every input comes from the environment that drdrill sets (never from the command line):
+#   KUBECONFIG, DRDRILL_KUBE_CONTEXT        the cluster
+#   DRDRILL_INSTALL_MANIFESTS              Flux components: a file or an https URL
+#   DRDRILL_REPO_URL                       http(s):// or ssh:// URL of the GitOps repository
+#   DRDRILL_REF_KIND, DRDRILL_REF          branch | tag | commit, and its value
+#   DRDRILL_PATH                           path inside the repository to apply
+#   DRDRILL_INTERVAL                       reconcile interval (e.g. 10m)
+#   DRDRILL_NAMESPACE, DRDRILL_NAME        where and under which name the Flux objects go
+#   DRDRILL_SECRET_SSH_KEY_FILE            optional: an ssh private key file for the repository
+#   DRDRILL_SECRET_KNOWN_HOSTS_FILE        optional: known_hosts for it
+#   DRDRILL_SECRET_USERNAME_FILE, DRDRILL_SECRET_PASSWORD_FILE   optional: https basic auth
+set -euo pipefail
+
+: "${KUBECONFIG:?KUBECONFIG is not set}"
+: "${DRDRILL_INSTALL_MANIFESTS:?DRDRILL_INSTALL_MANIFESTS is not set}"
+: "${DRDRILL_REPO_URL:?DRDRILL_REPO_URL is not set}"
+: "${DRDRILL_REF_KIND:?}" "${DRDRILL_REF:?}" "${DRDRILL_PATH:?}"
+namespace="${DRDRILL_NAMESPACE:-flux-system}"
+name="${DRDRILL_NAME:-platform}"
+interval="${DRDRILL_INTERVAL:-10m}"
+kubectl=(kubectl)
+[[ -n "${DRDRILL_KUBE_CONTEXT:-}" ]] && kubectl+=(--context "$DRDRILL_KUBE_CONTEXT")
+
+echo "flux bootstrap: installing components from ${DRDRILL_INSTALL_MANIFESTS}"
+"${kubectl[@]}" apply --server-side --force-conflicts -f "$DRDRILL_INSTALL_MANIFESTS"
+
+echo "flux bootstrap: waiting for the Flux CRDs to be established"
+"${kubectl[@]}" wait --for=condition=established --timeout=120s \
+  crd/gitrepositories.source.toolkit.fluxcd.io crd/kustomizations.kustomize.toolkit.fluxcd.io
+
+"${kubectl[@]}" create namespace "$namespace" --dry-run=client -o yaml | "${kubectl[@]}" apply -f -
+
+secret_ref=""
+if [[ -n "${DRDRILL_SECRET_SSH_KEY_FILE:-}" || -n "${DRDRILL_SECRET_USERNAME_FILE:-}" ]]; then
+  echo "flux bootstrap: creating the repository credentials secret from files"
+  args=()
+  [[ -n "${DRDRILL_SECRET_SSH_KEY_FILE:-}" ]] && args+=(--from-file=identity="$DRDRILL_SECRET_SSH_KEY_FILE")
+  [[ -n "${DRDRILL_SECRET_KNOWN_HOSTS_FILE:-}" ]] && args+=(--from-file=known_hosts="$DRDRILL_SECRET_KNOWN_HOSTS_FILE")
+  [[ -n "${DRDRILL_SECRET_USERNAME_FILE:-}" ]] && args+=(--from-file=username="$DRDRILL_SECRET_USERNAME_FILE")
+  [[ -n "${DRDRILL_SECRET_PASSWORD_FILE:-}" ]] && args+=(--from-file=password="$DRDRILL_SECRET_PASSWORD_FILE")
+  "${kubectl[@]}" -n "$namespace" create secret generic "$name-git-auth" "${args[@]}" \
+    --dry-run=client -o yaml | "${kubectl[@]}" apply -f - >/dev/null
+  secret_ref="  secretRef: {name: $name-git-auth}"
+fi
+
+echo "flux bootstrap: GitRepository and Kustomization $namespace/$name (${DRDRILL_REF_KIND} ${DRDRILL_REF}, path ${DRDRILL_PATH})"
+"${kubectl[@]}" apply -f - <<MANIFEST
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: $name
+  namespace: $namespace
+  labels: {app.kubernetes.io/managed-by: drdrill}
+spec:
+  interval: $interval
+  timeout: 60s
+  url: "$DRDRILL_REPO_URL"
+  ref:
+    $DRDRILL_REF_KIND: "$DRDRILL_REF"
+$secret_ref
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: $name
+  namespace: $namespace
+  labels: {app.kubernetes.io/managed-by: drdrill}
+spec:
+  interval: $interval
+  retryInterval: 15s
+  timeout: 2m
+  path: "$DRDRILL_PATH"
+  prune: true
+  wait: false
+  sourceRef:
+    kind: GitRepository
+    name: $name
+MANIFEST
+echo "flux bootstrap: done"

@@ -1,0 +1,287 @@
+"""Restore objects into a scratch folder as streams, hashing while they arrive.
+
+An object is never held whole in memory: it is read in chunks, each chunk hashed and written.
+A download that breaks off mid-way is started again from scratch (the whole object, a few
+times, with backoff); throttling and 5xx are retried by botocore itself. Whatever happens, a
+short, long or altered object ends as a problem for that key, never as a pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from base64 import b64decode
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import (
+    ConnectionClosedError,
+    EndpointConnectionError,
+    FlexibleChecksumError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_any,
+    wait_exponential_jitter,
+)
+from tenacity.stop import stop_base
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from drdrill.backups.keys import UnsafeKeyError, create_restore_file, key_components
+from drdrill.backups.s3client import (
+    S3_ERRORS,
+    S3Client,
+    describe_error,
+    error_code,
+    is_fatal,
+)
+from drdrill.errors import BadInputError, PrerequisiteError
+from drdrill.timing import Deadline
+
+CHUNK_BYTES = 4 * 1024 * 1024
+DOWNLOAD_ATTEMPTS = 4
+# Room left on the disk beyond the objects themselves.
+FREE_SPACE_MARGIN = 64 * 1024 * 1024
+
+_BROKEN_STREAM = (
+    IncompleteReadError,
+    ResponseStreamingError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    FlexibleChecksumError,
+    Urllib3Error,
+    ConnectionError,
+)
+
+
+@dataclass(frozen=True)
+class RestoreTarget:
+    key: str
+    relative_key: str
+    expected_size: int
+    expected_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectCheck:
+    relative_key: str
+    bytes_read: int = 0
+    problem: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True)
+class StreamedObject:
+    size: int
+    sha256: str
+    content_length: int
+    s3_sha256: str | None
+
+
+def format_bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(count) < 1024 or unit == "TiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+def fresh_restore_root(requested: Path | None) -> tuple[Path, bool]:
+    """A new, empty folder (0700); `requested` must not exist. Returns (path, is_temporary)."""
+    if requested is None:
+        return Path(tempfile.mkdtemp(prefix="drdrill-restore-")), True
+    if os.path.lexists(requested):
+        raise BadInputError(
+            f"restore folder {requested} already exists; pass a path that does not exist yet"
+        )
+    try:
+        requested.parent.mkdir(parents=True, exist_ok=True)
+        requested.mkdir(mode=0o700)
+    except OSError as err:
+        raise PrerequisiteError(
+            f"cannot create restore folder {requested} ({err.strerror}); choose another path"
+        ) from err
+    return requested, False
+
+
+def check_free_space(folder: Path, *, needed: int, what: str) -> None:
+    """Fail before downloading anything if the objects would not fit, with the numbers."""
+    free = shutil.disk_usage(folder).free
+    if needed + FREE_SPACE_MARGIN > free:
+        raise PrerequisiteError(
+            f"not enough free disk in {folder} for {what}: needs {format_bytes(needed)} "
+            f"(+{format_bytes(FREE_SPACE_MARGIN)} margin), {format_bytes(free)} free; "
+            "pass --restore-dir on a larger disk or verify a sample"
+        )
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def stream_object(
+    client: S3Client, *, bucket: str, key: str, fd: int | None, chunk_bytes: int = CHUNK_BYTES
+) -> StreamedObject:
+    """GET one object, hashing each chunk and writing it to `fd` (if given) as it arrives."""
+    response: Any = client.get_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    body = response["Body"]
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        for chunk in body.iter_chunks(chunk_bytes):
+            digest.update(chunk)
+            if fd is not None:
+                _write_all(fd, chunk)
+            size += len(chunk)
+    finally:
+        body.close()
+    checksum = response.get("ChecksumSHA256")
+    if checksum and (response.get("ChecksumType") == "COMPOSITE" or "-" in checksum):
+        checksum = None  # a checksum of part checksums, not of the bytes
+    return StreamedObject(
+        size=size,
+        sha256=digest.hexdigest(),
+        content_length=int(response.get("ContentLength", size)),
+        s3_sha256=checksum,
+    )
+
+
+class _StopAtDeadline(stop_base):
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.deadline.remaining() < 1.0
+
+
+def stream_with_retries(
+    client: S3Client, *, bucket: str, key: str, fd: int | None, deadline: Deadline
+) -> StreamedObject:
+    """`stream_object`, started again from byte 0 when the stream breaks off."""
+
+    def restart(_: object) -> None:
+        if fd is not None:
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(_BROKEN_STREAM),
+        stop=stop_any(stop_after_attempt(DOWNLOAD_ATTEMPTS), _StopAtDeadline(deadline)),
+        wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
+        before_sleep=restart,
+        reraise=True,
+    )
+    result: StreamedObject = retrying(stream_object, client, bucket=bucket, key=key, fd=fd)
+    return result
+
+
+def judge(target: RestoreTarget, got: StreamedObject) -> str | None:
+    """Why the restored bytes are not the backed-up object, or None when they are."""
+    if got.size != got.content_length:
+        return f"truncated: read {got.size} of {got.content_length} bytes"
+    if got.size != target.expected_size:
+        return f"size {got.size} bytes, expected {target.expected_size}"
+    if target.expected_sha256 is not None and got.sha256 != target.expected_sha256:
+        return (
+            f"sha256 {got.sha256[:16]}... differs from the manifest's "
+            f"{target.expected_sha256[:16]}..."
+        )
+    if got.s3_sha256 is not None:
+        try:
+            stored = b64decode(got.s3_sha256, validate=True).hex()
+        except ValueError:
+            return "S3 returned a malformed ChecksumSHA256"
+        if stored != got.sha256:
+            return "sha256 differs from the ChecksumSHA256 S3 stored for the object"
+    return None
+
+
+def restore_one(
+    client: S3Client, *, bucket: str, target: RestoreTarget, root_fd: int, deadline: Deadline
+) -> ObjectCheck:
+    if deadline.expired():
+        return ObjectCheck(target.relative_key, problem="not checked: the time budget ran out")
+    try:
+        parts = key_components(target.relative_key)
+    except UnsafeKeyError as err:
+        return ObjectCheck(target.relative_key, problem=f"refused, unsafe key: {err}")
+    try:
+        fd = create_restore_file(root_fd, parts)
+    except OSError as err:
+        return ObjectCheck(
+            target.relative_key,
+            problem=f"cannot create the local file ({err.strerror}); it clashes with another key",
+        )
+    try:
+        got = stream_with_retries(
+            client, bucket=bucket, key=target.key, fd=fd, deadline=deadline
+        )
+    except FlexibleChecksumError:
+        return ObjectCheck(
+            target.relative_key,
+            problem="the bytes received do not match the checksum S3 stored for the object, "
+            "also after retrying",
+        )
+    except _BROKEN_STREAM as err:
+        return ObjectCheck(
+            target.relative_key,
+            problem=f"download broke off and was not completed: {describe_error(err)}",
+        )
+    except S3_ERRORS as err:
+        if is_fatal(err):
+            raise
+        if error_code(err) in ("NoSuchKey", "404"):
+            return ObjectCheck(target.relative_key, problem="vanished from the bucket")
+        return ObjectCheck(target.relative_key, problem=f"GET failed: {describe_error(err)}")
+    finally:
+        os.close(fd)
+    return ObjectCheck(target.relative_key, bytes_read=got.size, problem=judge(target, got))
+
+
+def restore_objects(
+    client: S3Client,
+    *,
+    bucket: str,
+    targets: Sequence[RestoreTarget],
+    folder: Path,
+    concurrency: int,
+    deadline: Deadline,
+) -> list[ObjectCheck]:
+    """Restore `targets` into `folder` with `concurrency` parallel downloads."""
+    root_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    checks: list[ObjectCheck] = []
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="drdrill-restore")
+    try:
+        futures: list[Future[ObjectCheck]] = [
+            pool.submit(
+                restore_one, client, bucket=bucket, target=t, root_fd=root_fd, deadline=deadline
+            )
+            for t in targets
+        ]
+        for future in as_completed(futures):
+            checks.append(future.result())
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        os.close(root_fd)
+    return sorted(checks, key=lambda c: c.relative_key)

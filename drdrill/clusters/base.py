@@ -1,0 +1,46 @@
+"""The one small interface every cluster provider implements, and what it hands back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from drdrill.timing import Deadline
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """Everything needed to use a running cluster and to take it down again later."""
+
+    name: str
+    provider: str
+    kubeconfig: Path
+    context: str | None = None
+    workdir: Path | None = None
+    server: str = ""
+    # Process groups started for this cluster besides the provider's own (e.g. Flux controllers
+    # on kwok), so `drdrill cluster down` can stop them from the saved state.
+    process_groups: tuple[int, ...] = ()
+    components: dict[str, str] = field(default_factory=dict)
+    owned: bool = True  # False for an existing cluster: drdrill never deletes it
+
+
+class ClusterProvider(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def describe(self) -> list[str]:
+        """What `create` would do, for `drdrill plan`."""
+        ...
+
+    def create(self, *, deadline: Deadline) -> ClusterInfo:
+        """Bring the cluster up and wait until the API is healthy and every node is Ready.
+
+        On failure it leaves nothing running behind and raises a DrdrillError.
+        """
+        ...
+
+    def delete(self, info: ClusterInfo) -> None:
+        """Tear down what `create` made; safe to call twice."""
+        ...

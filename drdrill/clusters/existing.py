@@ -1,0 +1,116 @@
+"""An existing cluster, reached through a kubeconfig context that the scenario names.
+
+Safety first: the context must be named in the scenario (never the current context), and a
+cluster that already holds GitOps objects is refused unless `--allow-non-empty` says otherwise.
+A drill must never bootstrap into production by accident.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drdrill.clusters.base import ClusterInfo
+from drdrill.errors import BadInputError, InfrastructureError, PrerequisiteError
+from drdrill.kubeapi import kubeconfig_contexts, new_api_client
+from drdrill.timing import Deadline
+
+# Namespaces that show a GitOps engine is already installed.
+GITOPS_NAMESPACES = ("flux-system", "argocd")
+GITOPS_CRDS = (
+    "kustomizations.kustomize.toolkit.fluxcd.io",
+    "gitrepositories.source.toolkit.fluxcd.io",
+    "applications.argoproj.io",
+)
+
+
+def resolve_kubeconfig(
+    *, flag: Path | None, scenario_path: Path | None, context: str, environ: dict[str, str]
+) -> Path:
+    """kubectl's precedence: the flag, then the scenario, then each KUBECONFIG entry, then
+    ~/.kube/config; the first file that has the context wins."""
+    explicit = flag or scenario_path
+    if explicit is not None:
+        candidates: Sequence[Path] = [explicit]
+    elif environ.get("KUBECONFIG"):
+        candidates = [Path(p) for p in environ["KUBECONFIG"].split(os.pathsep) if p]
+    else:
+        candidates = [Path(environ.get("HOME", str(Path.home()))) / ".kube" / "config"]
+    existing = [path for path in candidates if path.is_file()]
+    if not existing:
+        names = ", ".join(str(p) for p in candidates)
+        raise BadInputError(f"kubeconfig not found ({names}); pass --kubeconfig or set KUBECONFIG")
+    for path in existing:
+        if context in kubeconfig_contexts(path):
+            return path
+    names = ", ".join(str(p) for p in existing)
+    raise BadInputError(
+        f"context {context!r} is not in kubeconfig {names}; name an existing context in "
+        "spec.cluster.existing.context"
+    )
+
+
+def find_gitops_leftovers(api_client: Any, *, namespaces: Sequence[str]) -> list[str]:
+    """What in the cluster shows a GitOps engine or the drill's objects are already there."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    found: list[str] = []
+    core = client.CoreV1Api(api_client)
+    try:
+        present = {ns.metadata.name for ns in core.list_namespace(_request_timeout=15).items}
+        found += [f"namespace {ns}" for ns in (*GITOPS_NAMESPACES, *namespaces) if ns in present]
+        crds = client.ApiextensionsV1Api(api_client).list_custom_resource_definition(
+            _request_timeout=15
+        )
+    except ApiException as err:
+        raise InfrastructureError(f"cannot inspect the cluster: {err.status} {err.reason}") from err
+    except Exception as err:  # urllib3 raises several unrelated types for a dead endpoint
+        raise InfrastructureError(f"cannot reach the cluster: {err}") from err
+    found += [f"CRD {crd.metadata.name}" for crd in crds.items if crd.metadata.name in GITOPS_CRDS]
+    return found
+
+
+@dataclass(frozen=True)
+class ExistingCluster:
+    drill: str
+    context: str
+    kubeconfig_flag: Path | None
+    kubeconfig_in_scenario: Path | None
+    allow_non_empty: bool
+    namespaces: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return "existing"
+
+    def describe(self) -> list[str]:
+        return [
+            f"use kubeconfig context {self.context!r} (nothing is created or deleted)",
+            "refuse the cluster if Flux / Argo CD objects are already there"
+            + (" (overridden by --allow-non-empty)" if self.allow_non_empty else ""),
+        ]
+
+    def create(self, *, deadline: Deadline) -> ClusterInfo:
+        path = resolve_kubeconfig(
+            flag=self.kubeconfig_flag, scenario_path=self.kubeconfig_in_scenario,
+            context=self.context, environ=dict(os.environ),
+        )
+        api = new_api_client(kubeconfig=path, context=self.context)
+        try:
+            leftovers = find_gitops_leftovers(api, namespaces=self.namespaces)
+        finally:
+            api.close()
+        if leftovers and not self.allow_non_empty:
+            raise PrerequisiteError(
+                f"context {self.context!r} already has {', '.join(leftovers[:4])}; a drill "
+                "needs an empty cluster (pass --allow-non-empty if this is really a drill cluster)"
+            )
+        return ClusterInfo(name=self.drill, provider="existing", kubeconfig=path,
+                           context=self.context, owned=False)
+
+    def delete(self, info: ClusterInfo) -> None:
+        return None  # never delete a cluster drdrill did not create

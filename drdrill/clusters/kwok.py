@@ -1,0 +1,214 @@
+"""The local default: a real control plane from the test bed, run by kwokctl's binary runtime.
+
+etcd, kube-apiserver, kube-controller-manager and kube-scheduler are the real programs, run
+as local processes bound to 127.0.0.1; the kwok controller plays the kubelet for simulated
+nodes, so scheduling (GPU capacity, taints) is real and pods progress through the stages in
+`stages/` (readiness delay from the scenario; faults on demand).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import structlog
+import yaml
+
+from drdrill.clusters.base import ClusterInfo
+from drdrill.clusters.nodes import create_nodes, wait_nodes_ready
+from drdrill.errors import DrdrillError, InfrastructureError
+from drdrill.kubeapi import new_api_client
+from drdrill.ports import LOOPBACK, ensure_free, free_port
+from drdrill.proc import Command, log_tail, run_streaming, stop_process_group
+from drdrill.scenario.models import KwokSettings
+from drdrill.testbed import pinned_versions, testbed_binary
+from drdrill.timing import Deadline, format_duration, parse_duration
+
+log = structlog.get_logger(__name__)
+
+STAGE_FILES = ("nodes.yaml", "pods.yaml", "pod-faults.yaml", "ml-resources.yaml")
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+
+
+def cluster_name(drill: str) -> str:
+    return f"drdrill-{drill}"[:40].rstrip("-")
+
+
+def load_stages(settings: KwokSettings) -> list[dict[str, Any]]:
+    """The packaged stages, with the scenario's readiness delay and jitter filled in."""
+    delay_ms = int(parse_duration(settings.readiness_delay) * 1000)
+    jitter_ms = int(parse_duration(settings.readiness_jitter) * 1000) if (
+        settings.readiness_jitter) else 0
+    stages: list[dict[str, Any]] = []
+    folder = resources.files("drdrill.clusters") / "stages"
+    for file in STAGE_FILES:
+        for stage in yaml.safe_load_all(folder.joinpath(file).read_text(encoding="utf-8")):
+            annotations = stage["metadata"].pop("annotations", {}) or {}
+            if annotations.get("drdrill.dev/delay") == "readiness":
+                delay = stage["spec"].setdefault("delay", {})
+                delay["durationMilliseconds"] = delay_ms
+                # Jitter is how long past the delay a pod may become ready at most.
+                if jitter_ms:
+                    delay["jitterDurationMilliseconds"] = delay_ms + jitter_ms
+            stages.append(stage)
+    return stages
+
+
+@dataclass(frozen=True)
+class KwokPorts:
+    apiserver: int
+    etcd: int
+    etcd_peer: int
+    controller_manager: int
+    scheduler: int
+    kwok: int
+
+    @classmethod
+    def pick(cls, apiserver: int | None = None) -> KwokPorts:
+        if apiserver is not None:
+            ensure_free(apiserver, what="kube-apiserver")
+        return cls(apiserver or free_port(), free_port(), free_port(), free_port(), free_port(),
+                   free_port())
+
+
+def kwokctl_configuration(*, ports: KwokPorts, binaries: dict[str, str],
+                          settings: KwokSettings) -> list[dict[str, Any]]:
+    """The documents of kwokctl's --config file: its options, then every Stage."""
+    options = {
+        "runtime": "binary",
+        "bindAddress": LOOPBACK,
+        "kubeApiserverPort": ports.apiserver,
+        "etcdPort": ports.etcd,
+        "etcdPeerPort": ports.etcd_peer,
+        "kubeControllerManagerPort": ports.controller_manager,
+        "kubeSchedulerPort": ports.scheduler,
+        "kwokControllerPort": ports.kwok,
+        "etcdBinary": binaries["etcd"],
+        "kubeApiserverBinary": binaries["kube-apiserver"],
+        "kubeControllerManagerBinary": binaries["kube-controller-manager"],
+        "kubeSchedulerBinary": binaries["kube-scheduler"],
+        "kwokControllerBinary": binaries["kwok"],
+        "kubectlBinary": binaries["kubectl"],
+        "kubeVersion": pinned_versions().get("KUBERNETES_VERSION", ""),
+        "etcdVersion": pinned_versions().get("ETCD_VERSION", ""),
+        "disableQPSLimits": True,
+    }
+    config = {
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        "kind": "KwokctlConfiguration",
+        "options": options,
+    }
+    return [config, *load_stages(settings)]
+
+
+@dataclass(frozen=True)
+class KwokCluster:
+    drill: str
+    settings: KwokSettings
+    apiserver_port: int | None = None
+
+    @property
+    def name(self) -> str:
+        return "kwok"
+
+    def describe(self) -> list[str]:
+        nodes = ", ".join(
+            f"{pool.count}x {pool.name} ({pool.cpu} CPU, {pool.memory}"
+            + (f", {pool.gpus} GPU" if pool.gpus else "") + ")"
+            for pool in self.settings.node_pools
+        )
+        return [
+            f"local control plane {cluster_name(self.drill)} (etcd, kube-apiserver, "
+            "controller-manager, scheduler, kwok) on 127.0.0.1",
+            f"simulated nodes: {nodes}",
+            f"pods Ready after {self.settings.readiness_delay}",
+        ]
+
+    def _workdir_env(self, workdir: Path) -> dict[str, str]:
+        return {"KWOK_WORKDIR": str(workdir)}
+
+    def create(self, *, deadline: Deadline) -> ClusterInfo:
+        binaries = {name: str(testbed_binary(name)) for name in (*COMPONENTS, "kubectl")}
+        kwokctl = testbed_binary("kwokctl")
+        ports = KwokPorts.pick(self.apiserver_port)
+        workdir = Path(tempfile.mkdtemp(prefix=f"drdrill-kwok-{self.drill}-"))
+        name = cluster_name(self.drill)
+        config_file = workdir / "kwokctl.yaml"
+        config_file.write_text(yaml.safe_dump_all(
+            kwokctl_configuration(ports=ports, binaries=binaries, settings=self.settings),
+            sort_keys=False,
+        ))
+        info = ClusterInfo(
+            name=self.drill, provider="kwok",
+            kubeconfig=workdir / "clusters" / name / "kubeconfig.yaml",
+            workdir=workdir, server=f"https://{LOOPBACK}:{ports.apiserver}",
+            components={k: v for k, v in pinned_versions().items() if k.endswith("_VERSION")},
+        )
+        try:
+            self._create(kwokctl, config_file, name, workdir, deadline)
+            api = new_api_client(kubeconfig=info.kubeconfig)
+            try:
+                create_nodes(api, pools=self.settings.node_pools)
+                wait_nodes_ready(api, expected=sum(p.count for p in self.settings.node_pools),
+                                 deadline=deadline)
+            finally:
+                api.close()
+        except BaseException:
+            self.delete(info)
+            raise
+        return info
+
+    def _create(self, kwokctl: Path, config: Path, name: str, workdir: Path,
+                deadline: Deadline) -> None:
+        wait = max(5, int(deadline.remaining()) - 5)
+        result = run_streaming(
+            Command((str(kwokctl), "--config", str(config), "create", "cluster", "--name", name,
+                     "--runtime", "binary", "--wait", f"{wait}s"),
+                    env=self._workdir_env(workdir)),
+            deadline=deadline,
+            on_line=lambda line: log.debug("kwokctl", line=line),
+        )
+        if result.exit_code == 0:
+            return
+        apiserver_log = workdir / "clusters" / name / "logs" / "kube-apiserver.log"
+        tail = log_tail(apiserver_log, 4).replace("\n", " | ")
+        why = ("timed out after " + format_duration(result.seconds)) if result.timed_out else (
+            f"kwokctl exited {result.exit_code}: " + " | ".join(result.tail[-3:]))
+        raise InfrastructureError(
+            f"local cluster did not start ({why}); kube-apiserver log: {tail[-600:] or 'empty'}"
+        )
+
+    def delete(self, info: ClusterInfo) -> None:
+        for pgid in info.process_groups:
+            stop_process_group(pgid)
+        workdir = info.workdir
+        if workdir is None or not workdir.exists():
+            return
+        name = cluster_name(info.name)
+        try:
+            kwokctl = testbed_binary("kwokctl")
+            run_streaming(
+                Command((str(kwokctl), "delete", "cluster", "--name", name),
+                        env=self._workdir_env(workdir)),
+                deadline=Deadline.after(60), on_line=lambda line: log.debug("kwokctl", line=line),
+            )
+        except DrdrillError as err:
+            log.warning("kwokctl delete failed; stopping components by pid", error=str(err))
+        # Whatever kwokctl did, every component it started goes, by the pid it recorded.
+        for pid_file in (workdir / "clusters" / name / "pids").glob("*.pid"):
+            try:
+                stop_process_group(int(pid_file.read_text().strip()))
+            except ValueError:
+                continue
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def kwok_from_environment() -> int | None:
+    """An explicit apiserver port from DRDRILL_KWOK_APISERVER_PORT (for fixed-port setups)."""
+    value = os.environ.get("DRDRILL_KWOK_APISERVER_PORT")
+    return int(value) if value else None

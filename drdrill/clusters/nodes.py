@@ -1,0 +1,89 @@
+"""Simulated nodes from the scenario's node pools, and the wait until all of them are Ready."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from drdrill.errors import InfrastructureError
+from drdrill.scenario.models import NodePool
+from drdrill.timing import Deadline
+
+GPU_RESOURCE = "nvidia.com/gpu"
+
+
+def node_manifest(pool: NodePool, index: int) -> dict[str, Any]:
+    capacity = {"cpu": pool.cpu, "memory": pool.memory, "pods": "110"}
+    if pool.gpus:
+        capacity[GPU_RESOURCE] = str(pool.gpus)
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": f"{pool.name}-{index}",
+            "labels": {
+                "kubernetes.io/hostname": f"{pool.name}-{index}",
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+                "drdrill.dev/pool": pool.name,
+                **pool.labels,
+            },
+            # The kwok controller plays the kubelet only for nodes marked like this.
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+        },
+        "spec": {
+            "taints": [
+                {"key": t.key, "value": t.value, "effect": t.effect} for t in pool.taints
+            ],
+        },
+        "status": {"capacity": capacity, "allocatable": capacity},
+    }
+
+
+def create_nodes(api_client: Any, *, pools: Sequence[NodePool]) -> None:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    core = client.CoreV1Api(api_client)
+    for pool in pools:
+        for index in range(pool.count):
+            try:
+                core.create_node(node_manifest(pool, index), _request_timeout=30)
+            except ApiException as err:
+                if err.status != 409:
+                    raise InfrastructureError(
+                        f"cannot create node {pool.name}-{index}: {err.status} {err.reason}"
+                    ) from err
+
+
+def _ready(node: Any) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+
+
+def wait_nodes_ready(api_client: Any, *, expected: int, deadline: Deadline) -> None:
+    """Watch nodes until `expected` of them are Ready; one deadline."""
+    from kubernetes import client, watch
+
+    core = client.CoreV1Api(api_client)
+    listed = core.list_node(_request_timeout=30)
+    ready = {n.metadata.name for n in listed.items if _ready(n)}
+    version = listed.metadata.resource_version
+    while len(ready) < expected:
+        if deadline.expired():
+            raise InfrastructureError(
+                f"only {len(ready)}/{expected} simulated nodes became Ready in time"
+            )
+        stream = watch.Watch()
+        for event in stream.stream(core.list_node, resource_version=version,
+                                   timeout_seconds=max(1, int(deadline.remaining())),
+                                   _request_timeout=max(2, int(deadline.remaining()) + 5)):
+            node = event["object"]
+            version = node.metadata.resource_version
+            if event["type"] == "DELETED" or not _ready(node):
+                ready.discard(node.metadata.name)
+            else:
+                ready.add(node.metadata.name)
+            if len(ready) >= expected:
+                stream.stop()
+                break

@@ -1,0 +1,1 @@
+"""GitOps adapters: serve the repository, run the bootstrap script, wait for reconciliation."""

@@ -1,0 +1,114 @@
+"""Wait until every target workload is healthy, or has failed for good, or the deadline passes.
+
+One watch per collection (kind x namespace), never one poll per object: a thousand workloads
+in a few namespaces cost a handful of LIST and WATCH requests. Pods in the targets' namespaces
+are watched too, so an image that cannot be pulled or a GPU that does not exist ends the wait
+for its workload at once instead of at the deadline. The wait ends as soon as every target is
+decided (current or failed); a target's `ready_after_seconds` is stamped when the event that
+made it current arrived, not when the wait ended.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from drdrill.health.discovery import ApiResources
+from drdrill.health.group_watcher import Event, GroupWatcher, WatchGroup
+from drdrill.health.inventory import Selection
+from drdrill.health.refs import ObjectRef, WorkloadOutcome
+from drdrill.health.status import HealthState
+from drdrill.health.tracker import HealthTracker, OnChange
+from drdrill.timing import Deadline, format_duration
+
+# Past this many namespaces, one cluster-wide watch per kind is cheaper than one per namespace.
+MAX_NAMESPACES_PER_KIND = 10
+_STOP_JOIN_SECONDS = 2.0
+
+
+def wait_until_healthy(
+    *,
+    api_client: Any,
+    targets: Sequence[ObjectRef],
+    deadline: Deadline,
+    clock_origin: float,
+    crash_loop_restarts: int,
+    selection: Selection | None = None,
+    on_change: OnChange | None = None,
+) -> list[WorkloadOutcome]:
+    """Watch `targets` until all are decided or `deadline`; one outcome per (selected) target.
+
+    `api_client` is a `kubernetes.client.ApiClient` for the drill's cluster. `clock_origin` is
+    the drill's monotonic start: `ready_after_seconds` counts from it. `selection` applies the
+    scenario's include/exclude selectors, label selectors as soon as each object is listed.
+    `on_change` is called from this thread whenever a target's health changes.
+    """
+    started = time.monotonic()
+    tracker = HealthTracker(
+        targets=targets,
+        crash_loop_restarts=crash_loop_restarts,
+        selection=selection,
+        on_change=on_change,
+    )
+    if not tracker.targets:
+        return []
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+    resources = ApiResources(api_client=api_client)
+    watchers = [
+        GroupWatcher(api_client=api_client, resources=resources, group=group, events=events)
+        for group in watch_groups(tracker.targets)
+    ]
+    for watcher in watchers:
+        watcher.start()
+    try:
+        while not tracker.all_decided:
+            try:
+                event = events.get(timeout=deadline.remaining())
+            except queue.Empty:
+                break
+            tracker.apply(event)
+            if deadline.expired():
+                break
+    finally:
+        for watcher in watchers:
+            watcher.stop()
+        for watcher in watchers:
+            watcher.join(timeout=_STOP_JOIN_SECONDS)
+    waited = time.monotonic() - started
+    return [_outcome(tracker, ref, clock_origin, waited) for ref in tracker.targets]
+
+
+def watch_groups(targets: Sequence[ObjectRef]) -> list[WatchGroup]:
+    """The collections to watch: the targets' kinds per namespace, plus Pods in those namespaces."""
+    namespaces: dict[tuple[str, str], set[str | None]] = defaultdict(set)
+    for ref in targets:
+        namespaces[(ref.api_version, ref.kind)].add(ref.namespace)
+    pod_namespaces = {ref.namespace for ref in targets if ref.namespace}
+    namespaces[("v1", "Pod")].update(pod_namespaces)
+    groups = []
+    for (api_version, kind), spread in sorted(namespaces.items()):
+        if not spread:
+            continue
+        if None in spread or len(spread) > MAX_NAMESPACES_PER_KIND:
+            groups.append(WatchGroup(api_version, kind, None))
+        else:
+            groups.extend(WatchGroup(api_version, kind, ns) for ns in sorted(spread, key=str))
+    return groups
+
+
+def _outcome(
+    tracker: HealthTracker, ref: ObjectRef, clock_origin: float, waited: float
+) -> WorkloadOutcome:
+    health = tracker.health(ref)
+    since = tracker.current_since(ref)
+    if health.state is HealthState.CURRENT:
+        ready_after = None if since is None else round(since - clock_origin, 6)
+        return WorkloadOutcome(ref, True, ready_after, health.reason)
+    if health.state is HealthState.FAILED:
+        return WorkloadOutcome(ref, False, None, health.reason)
+    return WorkloadOutcome(
+        ref, False, None, f"not healthy after {format_duration(waited)}: {health.reason}"
+    )

@@ -1,0 +1,241 @@
+"""Every subprocess drdrill starts goes through here: one `Command` value, its own process group.
+
+A process group per child means teardown can stop a child *and everything it forked* by pid,
+never by name, also when drdrill itself is being interrupted.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drdrill.errors import InfrastructureError, PrerequisiteError
+from drdrill.timing import Deadline
+
+
+@dataclass(frozen=True)
+class Command:
+    argv: tuple[str, ...]
+    env: Mapping[str, str] | None = None
+    cwd: Path | None = None
+    log_file: Path | None = None
+
+    def describe(self) -> str:
+        return Path(self.argv[0]).name
+
+
+@dataclass
+class ManagedProcess:
+    """A long-running child in its own process group, its output going to a log file."""
+
+    command: Command
+    popen: subprocess.Popen[bytes]
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        return log_tail(self.command.log_file, lines)
+
+    def stop(self, *, grace: float = 5.0) -> None:
+        stop_process_group(self.pid, grace=grace)
+        try:
+            self.popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout=grace)
+
+
+def log_tail(path: Path | None, lines: int = 20) -> str:
+    if path is None or not path.exists():
+        return ""
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 64 * 1024))
+        text = handle.read().decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _merged_env(env: Mapping[str, str] | None) -> dict[str, str] | None:
+    return None if env is None else {**os.environ, **env}
+
+
+def start_process(command: Command) -> ManagedProcess:
+    """Start `command` detached from our terminal's signals, in a new process group."""
+    if command.log_file is not None:
+        command.log_file.parent.mkdir(parents=True, exist_ok=True)
+    output = command.log_file.open("ab") if command.log_file else subprocess.DEVNULL
+    try:
+        popen = subprocess.Popen(
+            command.argv,
+            env=_merged_env(command.env),
+            cwd=command.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except FileNotFoundError as err:
+        raise PrerequisiteError(f"{command.argv[0]}: not found; install it or fix PATH") from err
+    except PermissionError as err:
+        raise PrerequisiteError(f"{command.argv[0]}: not executable") from err
+    finally:
+        if command.log_file is not None and not isinstance(output, int):
+            output.close()
+    return ManagedProcess(command=command, popen=popen)
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while a member of the group still runs; zombies waiting for a reaper do not count."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the command name: state, ppid, pgrp, ...
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def stop_process_group(pgid: int, *, grace: float = 5.0) -> None:
+    """SIGTERM the whole group, wait up to `grace`, then SIGKILL what is left."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    ends = time.monotonic() + grace
+    while time.monotonic() < ends:
+        _reap(pgid)
+        if not _group_alive(pgid):
+            return
+        time.sleep(0.05)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    for _ in range(40):
+        _reap(pgid)
+        if not _group_alive(pgid):
+            return
+        time.sleep(0.05)
+
+
+def _reap(pgid: int) -> None:
+    """Collect our own exited child so its zombie does not keep the group 'alive'."""
+    try:
+        os.waitpid(pgid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+@dataclass(frozen=True)
+class StreamedRun:
+    exit_code: int | None
+    tail: list[str]
+    timed_out: bool
+    seconds: float
+
+
+def run_streaming(
+    command: Command,
+    *,
+    deadline: Deadline,
+    on_line: Callable[[str], None],
+    tail_lines: int = 40,
+) -> StreamedRun:
+    """Run to completion, handing each output line to `on_line`; kill the group at the deadline."""
+    started = time.monotonic()
+    try:
+        popen = subprocess.Popen(
+            command.argv,
+            env=_merged_env(command.env),
+            cwd=command.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as err:
+        raise PrerequisiteError(f"{command.argv[0]}: cannot start ({err.strerror})") from err
+    tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
+    assert popen.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(popen.stdout, selectors.EVENT_READ)
+    pending = b""
+    timed_out = False
+    reached_eof = False
+    try:
+        while True:
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                timed_out = True
+                break
+            if not selector.select(timeout=min(remaining, 0.5)):
+                continue
+            chunk = os.read(popen.stdout.fileno(), 65536)
+            if not chunk:
+                reached_eof = True
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                line = raw.decode("utf-8", errors="replace").rstrip("\r")
+                tail.append(line)
+                on_line(line)
+        if reached_eof:
+            try:
+                popen.wait(timeout=max(0.1, deadline.remaining()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+    finally:
+        selector.close()
+        # Whatever the ending (done, deadline, interrupt), nothing of the group outlives it.
+        stop_process_group(popen.pid, grace=2.0)
+        popen.wait(timeout=10.0)
+        popen.stdout.close()
+    if pending:
+        line = pending.decode("utf-8", errors="replace")
+        tail.append(line)
+        on_line(line)
+    return StreamedRun(
+        exit_code=None if timed_out else popen.returncode,
+        tail=list(tail),
+        timed_out=timed_out,
+        seconds=time.monotonic() - started,
+    )
+
+
+def run_checked(command: Command, *, timeout: float, what: str) -> str:
+    """Run a short command and return its output; one clear error with its tail if it fails."""
+    result = run_streaming(command, deadline=Deadline.after(timeout), on_line=lambda _: None,
+                           tail_lines=200)
+    if result.timed_out:
+        raise InfrastructureError(f"{what}: timed out after {timeout:.0f}s")
+    if result.exit_code != 0:
+        last = " | ".join(line for line in result.tail[-5:] if line.strip())
+        raise InfrastructureError(f"{what}: exit code {result.exit_code}: {last}")
+    return "\n".join(result.tail)
