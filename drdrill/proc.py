@@ -7,6 +7,7 @@ never by name, also when drdrill itself is being interrupted.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import selectors
 import signal
@@ -146,10 +147,8 @@ def stop_process_group(pgid: int, *, grace: float = 5.0) -> None:
 
 def _reap(pgid: int) -> None:
     """Collect our own exited child so its zombie does not keep the group 'alive'."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pgid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 @dataclass(frozen=True)

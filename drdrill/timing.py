@@ -38,7 +38,7 @@ def format_duration(seconds: float) -> str:
         return f"{seconds * 1000:.0f}ms"
     if seconds < 120:
         return f"{seconds:.1f}s"
-    minutes, rest = divmod(int(round(seconds)), 60)
+    minutes, rest = divmod(round(seconds), 60)
     if minutes < 120:
         return f"{minutes}m{rest:02d}s"
     hours, minutes = divmod(minutes, 60)

@@ -7,9 +7,9 @@ import os
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from drdrill.atomic_files import write_atomically
 from drdrill.clusters.base import ClusterInfo
 from drdrill.errors import BadInputError
-from drdrill.atomic_files import write_atomically
 
 
 def state_root() -> Path:

@@ -31,7 +31,7 @@ class CleanupStack:
             description, action = self._actions.pop()
             try:
                 action()
-            except Exception as err:  # noqa: BLE001 - cleanup must go on whatever broke
+            except Exception as err:
                 log.error("cleanup step failed", step=description, error=str(err))
                 failed.append(f"{description}: {err}")
             else:

@@ -55,7 +55,7 @@ def cluster_status(ctx: DrillContext) -> str:
         nodes = client.CoreV1Api(api).list_node(_request_timeout=10).items
     except DrillInterrupted:
         raise
-    except Exception as err:  # noqa: BLE001 - any failure means: not reachable
+    except Exception as err:
         return f"drill {info.name!r}: {info.provider} cluster not reachable ({err})"
     finally:
         api.close()

@@ -48,6 +48,9 @@ class DrillContext:
     backups: list[BackupResult] = field(default_factory=list)
     references: list[ModelReference] = field(default_factory=list)
     bootstrap: BootstrapRecord | None = None
+    # The engine's own object at the end of bootstrap (Flux Kustomization / Argo Application):
+    # its inventory says what Git applied.
+    gitops_object: dict[str, Any] | None = None
     applied_objects: list[dict[str, Any]] = field(default_factory=list)
     components: dict[str, str] = field(default_factory=dict)
 

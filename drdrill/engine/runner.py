@@ -70,7 +70,7 @@ def _run_phase(ctx: DrillContext, phase: Phase, budget: float) -> PhaseOutcome:
     except DrdrillError as err:
         log.debug("phase error", phase=phase.name, exc_info=True)
         return PhaseOutcome(PhaseStatus.ERROR, str(err))
-    except Exception as err:  # noqa: BLE001 - an adapter bug must still end in a report
+    except Exception as err:
         log.error("unexpected error in phase", phase=phase.name, exc_info=True)
         return PhaseOutcome(PhaseStatus.ERROR, f"unexpected {type(err).__name__}: {err}")
 

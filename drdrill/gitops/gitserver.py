@@ -13,6 +13,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from dulwich import porcelain
@@ -24,7 +25,7 @@ from drdrill.errors import BadInputError
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         return None
 
 
@@ -39,7 +40,7 @@ class ServedRepository:
 
     def resolve(self, *, branch: str | None = None, tag: str | None = None) -> str | None:
         """The commit a branch or tag points at in the served repository."""
-        repo = self.repo
+        repo: Any = self.repo
         ref = f"refs/heads/{branch}" if branch else f"refs/tags/{tag}"
         try:
             obj = repo[ref.encode()]
@@ -62,7 +63,7 @@ def snapshot_folder(folder: Path) -> Path:
     """Commit `folder`'s current files into a fresh repository on branch main."""
     target = Path(tempfile.mkdtemp(prefix="drdrill-git-"))
     shutil.copytree(folder, target, dirs_exist_ok=True, symlinks=True)
-    repo = Repo.init(str(target))
+    repo: Any = Repo.init(str(target))
     try:
         repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/main")
         files = [str(p) for p in target.rglob("*") if p.is_file() and ".git" not in p.parts]
@@ -84,7 +85,7 @@ def serve_repository(folder: Path) -> ServedRepository:
         snapshot = snapshot_folder(folder)
         root = snapshot
     repo = Repo(str(root))
-    backend = DictBackend({"/repo.git": repo})
+    backend = DictBackend({"/repo.git": cast(Any, repo)})
     app = make_wsgi_chain(backend)
     server = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="drdrill-git-http", daemon=True)

@@ -8,8 +8,7 @@ from drdrill.results import DrillReport, PhaseStatus
 
 
 def _case(name: str, classname: str, seconds: float | None) -> TestCase:
-    case = TestCase(name, classname, seconds or 0.0)
-    return case
+    return TestCase(name, classname, seconds or 0.0)
 
 
 def render_junit(report: DrillReport) -> str:
@@ -48,4 +47,5 @@ def render_junit(report: DrillReport) -> str:
     xml = JUnitXml()
     xml.add_testsuite(suite)
     xml.update_statistics()
-    return xml.tostring().decode("utf-8") if isinstance(xml.tostring(), bytes) else str(xml.tostring())
+    rendered = xml.tostring()
+    return rendered.decode("utf-8") if isinstance(rendered, bytes) else str(rendered)

@@ -50,7 +50,8 @@ def render_markdown(report: DrillReport) -> str:
                   f"{len(report.workloads)} healthy."]
         for workload in unhealthy[:10]:
             where = f"{workload.namespace}/" if workload.namespace else ""
-            lines.append(f"- {workload.kind} {_cell(where + workload.name)}: {_cell(workload.reason)}")
+            name = _cell(where + workload.name)
+            lines.append(f"- {workload.kind} {name}: {_cell(workload.reason)}")
         if len(unhealthy) > 10:
             lines.append(f"- ... and {len(unhealthy) - 10} more")
     if report.backups:

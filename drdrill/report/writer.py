@@ -6,8 +6,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from drdrill.errors import BadInputError
 from drdrill.atomic_files import point_symlink, write_atomically
+from drdrill.errors import BadInputError
 from drdrill.report.html import render_html
 from drdrill.report.junit import render_junit
 from drdrill.report.markdown import render_markdown
@@ -74,4 +74,5 @@ def load_report(path: Path) -> DrillReport:
     try:
         return DrillReport.model_validate_json(text)
     except ValueError as err:
-        raise BadInputError(f"{target}: not a drdrill report.json ({err.__class__.__name__})") from err
+        kind = err.__class__.__name__
+        raise BadInputError(f"{target}: not a drdrill report.json ({kind})") from err

@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 from junitparser import Failure, JUnitXml, Skipped
 
+from drdrill.atomic_files import write_atomically
 from drdrill.errors import BadInputError
-from drdrill.report.atomic import write_atomically
 from drdrill.report.writer import check_report_dir, load_report, write_reports
 from drdrill.results import (
     BackupFailure,
