@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from drdrill.backups.manifest import ManifestEntry, render_manifest
-from drdrill.backups.restore import stream_with_retries
 from drdrill.backups.s3client import S3_ERRORS, S3Client, S3Endpoint, raise_if_fatal
 from drdrill.backups.setcheck import folder_prefix, list_set
+from drdrill.backups.streaming import stream_with_retries
 from drdrill.errors import BadInputError, InfrastructureError
 from drdrill.timing import Deadline
 

@@ -8,7 +8,6 @@ short, long or altered object ends as a problem for that key, never as a pass.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -17,28 +16,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from botocore.exceptions import (
-    ConnectionClosedError,
-    EndpointConnectionError,
-    FlexibleChecksumError,
-    IncompleteReadError,
-    ReadTimeoutError,
-    ResponseStreamingError,
-)
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_any,
-    wait_exponential_jitter,
-)
-from tenacity.stop import stop_base
-from urllib3.exceptions import HTTPError as Urllib3Error
+from botocore.exceptions import FlexibleChecksumError
 
 from drdrill.backups.keys import UnsafeKeyError, create_restore_file, key_components
+from drdrill.backups.ranged import RANGED_MIN_BYTES, stream_ranged
 from drdrill.backups.s3client import (
     S3_ERRORS,
     S3Client,
@@ -46,24 +28,16 @@ from drdrill.backups.s3client import (
     error_code,
     is_fatal,
 )
+from drdrill.backups.streaming import (
+    BROKEN_STREAM,
+    StreamedObject,
+    stream_with_retries,
+)
 from drdrill.errors import BadInputError, PrerequisiteError
 from drdrill.timing import Deadline
 
-CHUNK_BYTES = 4 * 1024 * 1024
-DOWNLOAD_ATTEMPTS = 4
 # Room left on the disk beyond the objects themselves.
 FREE_SPACE_MARGIN = 64 * 1024 * 1024
-
-_BROKEN_STREAM = (
-    IncompleteReadError,
-    ResponseStreamingError,
-    ReadTimeoutError,
-    ConnectionClosedError,
-    EndpointConnectionError,
-    FlexibleChecksumError,
-    Urllib3Error,
-    ConnectionError,
-)
 
 
 @dataclass(frozen=True)
@@ -83,14 +57,6 @@ class ObjectCheck:
     @property
     def verified(self) -> bool:
         return self.problem is None
-
-
-@dataclass(frozen=True)
-class StreamedObject:
-    size: int
-    sha256: str
-    content_length: int
-    s3_sha256: str | None
 
 
 def format_bytes(count: float) -> str:
@@ -130,69 +96,6 @@ def check_free_space(folder: Path, *, needed: int, what: str) -> None:
         )
 
 
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def stream_object(
-    client: S3Client, *, bucket: str, key: str, fd: int | None, chunk_bytes: int = CHUNK_BYTES
-) -> StreamedObject:
-    """GET one object, hashing each chunk and writing it to `fd` (if given) as it arrives."""
-    response: Any = client.get_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-    body = response["Body"]
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        for chunk in body.iter_chunks(chunk_bytes):
-            digest.update(chunk)
-            if fd is not None:
-                _write_all(fd, chunk)
-            size += len(chunk)
-    finally:
-        body.close()
-    checksum = response.get("ChecksumSHA256")
-    if checksum and (response.get("ChecksumType") == "COMPOSITE" or "-" in checksum):
-        checksum = None  # a checksum of part checksums, not of the bytes
-    return StreamedObject(
-        size=size,
-        sha256=digest.hexdigest(),
-        content_length=int(response.get("ContentLength", size)),
-        s3_sha256=checksum,
-    )
-
-
-class _StopAtDeadline(stop_base):
-    def __init__(self, deadline: Deadline) -> None:
-        self.deadline = deadline
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return self.deadline.remaining() < 1.0
-
-
-def stream_with_retries(
-    client: S3Client, *, bucket: str, key: str, fd: int | None, deadline: Deadline
-) -> StreamedObject:
-    """`stream_object`, started again from byte 0 when the stream breaks off."""
-
-    def restart(_: object) -> None:
-        if fd is not None:
-            os.ftruncate(fd, 0)
-            os.lseek(fd, 0, os.SEEK_SET)
-
-    retrying = Retrying(
-        retry=retry_if_exception_type(_BROKEN_STREAM),
-        stop=stop_any(stop_after_attempt(DOWNLOAD_ATTEMPTS), _StopAtDeadline(deadline)),
-        wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5),
-        before_sleep=restart,
-        reraise=True,
-    )
-    result: StreamedObject = retrying(stream_object, client, bucket=bucket, key=key, fd=fd)
-    return result
-
-
 def judge(target: RestoreTarget, got: StreamedObject) -> str | None:
     """Why the restored bytes are not the backed-up object, or None when they are."""
     if got.size != got.content_length:
@@ -215,8 +118,15 @@ def judge(target: RestoreTarget, got: StreamedObject) -> str | None:
 
 
 def restore_one(
-    client: S3Client, *, bucket: str, target: RestoreTarget, root_fd: int, deadline: Deadline
+    client: S3Client,
+    *,
+    bucket: str,
+    target: RestoreTarget,
+    root_fd: int,
+    deadline: Deadline,
+    part_concurrency: int = 1,
 ) -> ObjectCheck:
+    """Restore and judge one object; `part_concurrency` > 1 fetches a large one in parts."""
     if deadline.expired():
         return ObjectCheck(target.relative_key, problem="not checked: the time budget ran out")
     try:
@@ -231,16 +141,20 @@ def restore_one(
             problem=f"cannot create the local file ({err.strerror}); it clashes with another key",
         )
     try:
-        got = stream_with_retries(
-            client, bucket=bucket, key=target.key, fd=fd, deadline=deadline
-        )
+        if part_concurrency > 1 and target.expected_size >= RANGED_MIN_BYTES:
+            got = stream_ranged(client, bucket=bucket, key=target.key, fd=fd,
+                                concurrency=part_concurrency, deadline=deadline)
+        else:
+            got = stream_with_retries(
+                client, bucket=bucket, key=target.key, fd=fd, deadline=deadline
+            )
     except FlexibleChecksumError:
         return ObjectCheck(
             target.relative_key,
             problem="the bytes received do not match the checksum S3 stored for the object, "
             "also after retrying",
         )
-    except _BROKEN_STREAM as err:
+    except BROKEN_STREAM as err:
         return ObjectCheck(
             target.relative_key,
             problem=f"download broke off and was not completed: {describe_error(err)}",
@@ -265,16 +179,26 @@ def restore_objects(
     concurrency: int,
     deadline: Deadline,
 ) -> list[ObjectCheck]:
-    """Restore `targets` into `folder` with `concurrency` parallel downloads."""
+    """Restore `targets` into `folder` with `concurrency` parallel downloads.
+
+    Large objects go one after the other, each fetched in `concurrency` parallel parts;
+    the others go `concurrency` at a time.
+    """
     root_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    checks: list[ObjectCheck] = []
+    large = [t for t in targets if t.expected_size >= RANGED_MIN_BYTES and concurrency > 1]
+    small = [t for t in targets if t.expected_size < RANGED_MIN_BYTES or concurrency == 1]
+    checks: list[ObjectCheck] = [
+        restore_one(client, bucket=bucket, target=t, root_fd=root_fd, deadline=deadline,
+                    part_concurrency=concurrency)
+        for t in large
+    ]
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="drdrill-restore")
     try:
         futures: list[Future[ObjectCheck]] = [
             pool.submit(
                 restore_one, client, bucket=bucket, target=t, root_fd=root_fd, deadline=deadline
             )
-            for t in targets
+            for t in small
         ]
         for future in as_completed(futures):
             checks.append(future.result())

@@ -27,7 +27,7 @@ from drdrill.ports import LOOPBACK, ensure_free, free_port
 from drdrill.proc import Command, log_tail, run_streaming, stop_process_group
 from drdrill.scenario.models import KwokSettings
 from drdrill.testbed import pinned_versions, testbed_binary
-from drdrill.timing import Deadline, format_duration, parse_duration
+from drdrill.timing import Deadline, format_duration, parse_duration, utc_now
 
 log = structlog.get_logger(__name__)
 
@@ -76,9 +76,8 @@ class KwokPorts:
                    free_port())
 
 
-def kwokctl_configuration(*, ports: KwokPorts, binaries: dict[str, str],
-                          settings: KwokSettings) -> list[dict[str, Any]]:
-    """The documents of kwokctl's --config file: its options, then every Stage."""
+def kwokctl_configuration(*, ports: KwokPorts, binaries: dict[str, str]) -> dict[str, Any]:
+    """kwokctl's --config document."""
     options = {
         "runtime": "binary",
         "bindAddress": LOOPBACK,
@@ -97,13 +96,51 @@ def kwokctl_configuration(*, ports: KwokPorts, binaries: dict[str, str],
         "kubeVersion": pinned_versions().get("KUBERNETES_VERSION", ""),
         "etcdVersion": pinned_versions().get("ETCD_VERSION", ""),
         "disableQPSLimits": True,
+        # Stages as objects in the cluster, not in kwok's config: a stage for a custom resource
+        # whose CRD does not exist yet (Git installs it later) would stop kwok at start-up.
+        "enableCRDs": ["Stage"],
     }
-    config = {
+    return {
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
         "kind": "KwokctlConfiguration",
         "options": options,
     }
-    return [config, *load_stages(settings)]
+
+
+STAGE_API = ("kwok.x-k8s.io", "v1alpha1", "stages")
+
+
+def apply_stages(api_client: Any, *, stages: list[dict[str, Any]]) -> None:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    custom = client.CustomObjectsApi(api_client)
+    for stage in stages:
+        try:
+            custom.create_cluster_custom_object(*STAGE_API, stage, _request_timeout=15)
+        except ApiException as err:
+            if err.status != 409:
+                raise InfrastructureError(
+                    f"cannot create kwok stage {stage['metadata']['name']}: {err.status} "
+                    f"{err.reason}"
+                ) from err
+
+
+def refresh_custom_resource_stages(api_client: Any) -> None:
+    """Make kwok retry the stages of custom resources whose CRDs have appeared since.
+
+    kwok starts a stage's controller only when the stages change, so touching them is what
+    makes it pick up a CRD that Git installed after the cluster started.
+    """
+    from kubernetes import client
+
+    custom = client.CustomObjectsApi(api_client)
+    listed = custom.list_cluster_custom_object(*STAGE_API, _request_timeout=15)
+    stamp = {"metadata": {"annotations": {"drdrill.dev/refreshed-at": utc_now().isoformat()}}}
+    for stage in listed.get("items", []):
+        if stage["spec"]["resourceRef"].get("apiGroup") != "v1":
+            custom.patch_cluster_custom_object(*STAGE_API, stage["metadata"]["name"], stamp,
+                                               _request_timeout=15)
 
 
 @dataclass(frozen=True)
@@ -139,9 +176,8 @@ class KwokCluster:
         workdir = Path(tempfile.mkdtemp(prefix=f"drdrill-kwok-{self.drill}-"))
         name = cluster_name(self.drill)
         config_file = workdir / "kwokctl.yaml"
-        config_file.write_text(yaml.safe_dump_all(
-            kwokctl_configuration(ports=ports, binaries=binaries, settings=self.settings),
-            sort_keys=False,
+        config_file.write_text(yaml.safe_dump(
+            kwokctl_configuration(ports=ports, binaries=binaries), sort_keys=False
         ))
         info = ClusterInfo(
             name=self.drill, provider="kwok",
@@ -153,6 +189,7 @@ class KwokCluster:
             self._create(kwokctl, config_file, name, workdir, deadline)
             api = new_api_client(kubeconfig=info.kubeconfig)
             try:
+                apply_stages(api, stages=load_stages(self.settings))
                 create_nodes(api, pools=self.settings.node_pools)
                 wait_nodes_ready(api, expected=sum(p.count for p in self.settings.node_pools),
                                  deadline=deadline)

@@ -7,11 +7,13 @@ they are filled in from the collection.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from drdrill.health.discovery import ResourceType
+from drdrill.health.discovery import ApiResources, KindNotServed, ResourceType
+from drdrill.health.refs import ObjectRef
 
 LIST_PAGE_SIZE = 500
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -97,3 +99,25 @@ def object_key(obj: dict[str, Any]) -> tuple[str | None, str]:
 
 def iter_names(items: list[dict[str, Any]]) -> Iterator[tuple[str | None, str]]:
     return (object_key(item) for item in items)
+
+
+def fetch_objects(*, api_client: Any, refs: Sequence[ObjectRef]) -> list[dict[str, Any]]:
+    """The current objects behind `refs`: one LIST per (kind, namespace), not one GET each.
+
+    Kinds the server does not serve are skipped: the caller reports those through health.
+    """
+    wanted: dict[tuple[str, str, str | None], set[str]] = defaultdict(set)
+    for ref in refs:
+        wanted[(ref.api_version, ref.kind, ref.namespace)].add(ref.name)
+    resources = ApiResources(api_client=api_client)
+    found: list[dict[str, Any]] = []
+    for (api_version, kind, namespace), names in sorted(wanted.items(), key=str):
+        try:
+            resource = resources.resolve(api_version=api_version, kind=kind)
+        except KindNotServed:
+            continue
+        snapshot = list_collection(api_client=api_client, resource=resource,
+                                   namespace=namespace)
+        found += [item for item in snapshot.items
+                  if (item.get("metadata") or {}).get("name") in names]
+    return found

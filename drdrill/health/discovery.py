@@ -43,12 +43,12 @@ class ApiResources:
         self._by_version: dict[str, dict[str, ResourceType]] = {}
 
     def resolve(self, *, api_version: str, kind: str) -> ResourceType:
+        # Held across the request: watcher threads start together and need one lookup, not N.
         with self._lock:
             known = self._by_version.get(api_version)
-        if known is None or kind not in known:
-            # A miss refreshes: the CRD may have been established since the last look.
-            known = self._discover(api_version)
-            with self._lock:
+            if known is None or kind not in known:
+                # A miss refreshes: the CRD may have been established since the last look.
+                known = self._discover(api_version)
                 self._by_version[api_version] = known
         if kind not in known:
             raise KindNotServed(f"{kind} is not served under {api_version} (is its CRD installed?)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -104,21 +105,33 @@ class GroupWatcher(threading.Thread):
         resources: ApiResources,
         group: WatchGroup,
         events: queue.SimpleQueue[Event],
+        resume_from: str | None = None,
     ) -> None:
+        """`resume_from` skips the first LIST and watches from that version (tests, resumes)."""
         super().__init__(name=f"watch-{group.kind}-{group.namespace or 'all'}", daemon=True)
         self._api_client = api_client
         self._resources = resources
         self.group = group
         self._events = events
         self._stopping = threading.Event()
-        self._resource_version: str | None = None
-        self._watch: Any = None
+        self._resource_version = resume_from
+        # The open watch response; the lock makes "stop" and "open" see each other.
+        self._lock = threading.Lock()
+        self._response: Any = None
 
     def stop(self) -> None:
-        self._stopping.set()
-        current = self._watch
-        if current is not None:
-            current.stop()  # shuts the socket down, so a blocked read returns at once
+        with self._lock:
+            self._stopping.set()
+            if self._response is not None:
+                _shut_down(self._response)
+
+    def _open_watch(self, path: str, **kwargs: Any) -> Any:
+        response = watch_request(path, api_client=self._api_client, **kwargs)
+        with self._lock:
+            self._response = response
+            if self._stopping.is_set():
+                _shut_down(response)
+        return response
 
     def run(self) -> None:
         retrying = Retrying(
@@ -170,14 +183,12 @@ class GroupWatcher(threading.Thread):
         from kubernetes.client.exceptions import ApiException
         from kubernetes.watch import Watch
 
-        self._watch = Watch()
         if self._stopping.is_set():
             return
         try:
-            for event in self._watch.stream(
-                watch_request,
+            for event in Watch().stream(
+                self._open_watch,
                 path,
-                api_client=self._api_client,
                 resource_version=self._resource_version,
                 timeout_seconds=WATCH_TIMEOUT_SECONDS,
                 allow_watch_bookmarks=True,
@@ -191,7 +202,8 @@ class GroupWatcher(threading.Thread):
             log.debug("watch %s: resource version expired; listing again", self.group.describe())
             self._resource_version = None
         finally:
-            self._watch = None
+            with self._lock:
+                self._response = None
 
     def _handle(self, event: dict[str, Any], received_at: float) -> None:
         kind, obj = event.get("type"), event.get("raw_object") or {}
@@ -203,3 +215,14 @@ class GroupWatcher(threading.Thread):
         elif kind == "DELETED":
             namespace, name = object_key(obj)
             self._events.put(ObjectGone(self.group, namespace, name, received_at))
+
+
+def _shut_down(response: Any) -> None:
+    """Unblock a thread reading this streaming response (closing alone can wait on a lock)."""
+    connection = getattr(response, "connection", None)
+    sock = getattr(connection, "sock", None)
+    try:
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed: nothing left to unblock

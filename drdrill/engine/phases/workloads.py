@@ -1,10 +1,41 @@
-"""The workloads phase."""
+"""The workloads phase: every workload that Git applied must become healthy, on one deadline.
+
+What to wait for comes from the GitOps engine itself (Flux's Kustomization inventory, Argo
+CD's Application resources), so nothing declared in Git is forgotten; the scenario narrows it
+with include / exclude selectors.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from drdrill.clusters.kwok import refresh_custom_resource_stages
 from drdrill.engine.context import DrillContext
 from drdrill.engine.phase import PhaseOutcome
+from drdrill.errors import PhaseFailure
+from drdrill.health import (
+    ObjectRef,
+    Selection,
+    is_workload,
+    refs_from_argocd_resources,
+    refs_from_flux_inventory,
+    wait_until_healthy,
+)
+from drdrill.health.collection import fetch_objects
+from drdrill.kubeapi import new_api_client
+from drdrill.scenario.models import Engine, Provider
 from drdrill.timing import Deadline
+
+# Never read: secrets are not needed to judge health or find model references.
+_NOT_FETCHED = {"Secret"}
+
+
+def applied_refs(ctx: DrillContext) -> list[ObjectRef]:
+    gitops, obj = ctx.scenario.spec.gitops, ctx.gitops_object or {}
+    status = obj.get("status") or {}
+    if gitops is not None and gitops.engine is Engine.ARGOCD:
+        return refs_from_argocd_resources(status.get("resources") or [])
+    return refs_from_flux_inventory((status.get("inventory") or {}).get("entries") or [])
 
 
 class WorkloadsPhase:
@@ -15,7 +46,49 @@ class WorkloadsPhase:
         return True
 
     def describe(self, ctx: DrillContext) -> list[str]:
-        return ["no adapter yet"]
+        spec = ctx.scenario.spec.workloads
+        lines = ["wait (watches, one per kind and namespace) until every workload the GitOps "
+                 "engine applied is healthy"]
+        if spec.include or spec.exclude:
+            lines.append(f"narrowed by {len(spec.include)} include / {len(spec.exclude)} exclude "
+                         "selector(s)")
+        lines.append(f"terminal failures end the wait early (CrashLoopBackOff after "
+                     f"{spec.crash_loop_restarts} restarts, image pull errors, Unschedulable)")
+        return lines
 
     def run(self, ctx: DrillContext, *, deadline: Deadline) -> PhaseOutcome:
-        return PhaseOutcome.skipped("no workloads adapter yet")
+        spec = ctx.scenario.spec.workloads
+        refs = applied_refs(ctx)
+        targets = [ref for ref in refs if is_workload(ref)] if spec.from_inventory else []
+        if not targets:
+            raise PhaseFailure("the GitOps engine applied no workloads: nothing in Git to recover")
+        api: Any = new_api_client(kubeconfig=ctx.cluster.kubeconfig, context=ctx.cluster.context)
+        try:
+            if ctx.provider is Provider.KWOK:
+                refresh_custom_resource_stages(api)
+            outcomes = wait_until_healthy(
+                api_client=api, targets=targets, deadline=deadline,
+                clock_origin=ctx.clock.started_monotonic,
+                crash_loop_restarts=spec.crash_loop_restarts,
+                selection=Selection(include=spec.include, exclude=spec.exclude),
+            )
+            ctx.workloads = [outcome.to_result() for outcome in outcomes]
+            ctx.applied_objects = fetch_objects(
+                api_client=api, refs=[r for r in refs if r.kind not in _NOT_FETCHED]
+            )
+        finally:
+            api.close()
+        unhealthy = [w for w in ctx.workloads if not w.healthy]
+        if not ctx.workloads:
+            raise PhaseFailure("the selectors left no workload to check")
+        if unhealthy:
+            first = unhealthy[0]
+            where = f"{first.namespace}/" if first.namespace else ""
+            raise PhaseFailure(
+                f"{len(unhealthy)}/{len(ctx.workloads)} workloads not healthy; first: "
+                f"{first.kind} {where}{first.name}: {first.reason}"
+            )
+        slowest = max((w.ready_after_seconds or 0.0) for w in ctx.workloads)
+        return PhaseOutcome.passed(
+            f"{len(ctx.workloads)} workloads healthy, the last {slowest:.1f}s after drill start"
+        )

@@ -1,0 +1,207 @@
+"""Restore-and-verify throughput of `drdrill backups verify` against s5cmd, on local versitygw.
+
+Cases: (a) one 2 GiB object, (b) 10,000 objects of 64 KiB. For each, drdrill (streamed GET,
+sha256 while writing, compared with the manifest) and `s5cmd cp` (download only, no hashing)
+restore the same objects from the same server; medians of --runs runs. Also single-core
+hashlib.sha256 speed, and drdrill's peak RSS (ru_maxrss of the CLI subprocess via wait4).
+Objects are written straight into versitygw's posix folder; every restore folder is removed
+after its run and the whole work folder at the end, so disk use stays near 2 x the data.
+
+    .venv/bin/python bench/backups_bench.py [--runs 3] [--big-mib 2048] [--small-count 10000]
+Writes bench/results/backups.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from drdrill.backups.manifest import ManifestEntry, render_manifest  # noqa: E402
+from drdrill.testbed import testbed_binary  # noqa: E402
+from tests.integration.s3_server import S3Server, credential_env, running_versitygw  # noqa: E402
+
+MIB = 1024 * 1024
+
+
+def write_objects(server: S3Server, bucket: str, prefix: str, sizes: dict[str, int]) -> None:
+    """Write objects straight into the posix backend, and a manifest via the S3 API."""
+    folder = server.root / bucket / prefix
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    block = os.urandom(4 * MIB)
+    for index, (key, size) in enumerate(sizes.items()):
+        digest = hashlib.sha256()
+        path = folder / key
+        with path.open("wb") as out:
+            left, turn = size, index
+            while left:
+                piece = block[: min(left, len(block))]
+                piece = bytes([turn % 251]) + piece[1:]  # every object/block different
+                out.write(piece)
+                digest.update(piece)
+                left -= len(piece)
+                turn += 1
+        entries.append(ManifestEntry(key, size, digest.hexdigest()))
+    document = render_manifest(created_at=datetime.now(UTC), entries=entries)
+    server.client().put_object(Bucket=bucket, Key=f"manifests/{prefix}.json", Body=document)
+
+
+def scenario(work: Path, server: S3Server, bucket: str, prefix: str, concurrency: int) -> Path:
+    import yaml
+
+    path = work / f"scenario-{prefix}.yaml"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "drdrill/v1alpha1", "kind": "Drill", "metadata": {"name": "bench"},
+        "spec": {
+            "backups": {
+                "s3": {"endpointUrl": server.endpoint, "maxConcurrency": concurrency},
+                "sets": [{"name": "bench", "bucket": bucket, "prefix": prefix,
+                          "holds": "artifacts", "manifestKey": f"manifests/{prefix}.json"}],
+            },
+            "sla": {"rto": "1h", "rpo": "24h"},
+        },
+    }))
+    return path
+
+
+def timed_child(command: list[str], env: dict[str, str]) -> tuple[float, int, int]:
+    """(seconds, exit code, peak RSS in bytes) of one subprocess; its output on failure."""
+    with tempfile.TemporaryFile() as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            output.seek(0)
+            sys.stderr.write(output.read()[-4000:].decode(errors="replace"))
+    return elapsed, code, usage.ru_maxrss * 1024
+
+
+def run_drdrill(work: Path, scenario_path: Path, env: dict[str, str]) -> tuple[float, int]:
+    restore = work / "restore-drdrill"
+    command = [sys.executable, "-c", "from drdrill.cli.app import main; main()", "backups",
+               "verify", str(scenario_path), "--restore-dir", str(restore),
+               "--report-dir", str(work / "reports")]
+    try:
+        seconds, code, rss = timed_child(command, env)
+        if code != 0:
+            raise SystemExit(f"drdrill verify failed with exit {code}")
+        return seconds, rss
+    finally:
+        shutil.rmtree(restore, ignore_errors=True)
+
+
+def run_s5cmd(work: Path, server: S3Server, bucket: str, prefix: str,
+              env: dict[str, str]) -> float:
+    restore = work / "restore-s5cmd"
+    command = [str(testbed_binary("s5cmd")), "--endpoint-url", server.endpoint, "cp",
+               f"s3://{bucket}/{prefix}/*", f"{restore}/"]
+    try:
+        seconds, code, _ = timed_child(command, env)
+        if code != 0:
+            raise SystemExit(f"s5cmd failed with exit {code}")
+        return seconds
+    finally:
+        shutil.rmtree(restore, ignore_errors=True)
+
+
+def sha256_speed(total: int = 1024 * MIB) -> float:
+    block = os.urandom(8 * MIB)
+    digest = hashlib.sha256()
+    started = time.perf_counter()
+    for _ in range(total // len(block)):
+        digest.update(block)
+    return total / (time.perf_counter() - started)
+
+
+def bench_case(
+    name: str, *, work: Path, server: S3Server, bucket: str, prefix: str, total_bytes: int,
+    runs: int, concurrency: int, env: dict[str, str],
+) -> dict[str, Any]:
+    path = scenario(work, server, bucket, prefix, concurrency)
+    drdrill_s, rss, s5_s = [], [], []
+    for _ in range(runs):
+        seconds, peak = run_drdrill(work, path, env)
+        drdrill_s.append(seconds)
+        rss.append(peak)
+        s5_s.append(run_s5cmd(work, server, bucket, prefix, env))
+    drdrill_median, s5_median = statistics.median(drdrill_s), statistics.median(s5_s)
+    return {
+        "case": name, "bytes": total_bytes, "runs": runs, "concurrency": concurrency,
+        "drdrill_seconds": drdrill_s, "s5cmd_seconds": s5_s,
+        "drdrill_median_seconds": round(drdrill_median, 3),
+        "s5cmd_median_seconds": round(s5_median, 3),
+        "drdrill_mib_per_s": round(total_bytes / drdrill_median / MIB, 1),
+        "s5cmd_mib_per_s": round(total_bytes / s5_median / MIB, 1),
+        "ratio_vs_s5cmd": round(s5_median / drdrill_median, 3),
+        "drdrill_peak_rss_mib": round(max(rss) / MIB, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--big-mib", type=int, default=2048)
+    parser.add_argument("--small-count", type=int, default=10_000)
+    parser.add_argument("--small-kib", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "backups.json")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="drdrill-bench-"))
+    try:
+        with running_versitygw(work / "s3") as server:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+            env.update(credential_env(server))
+            server.client().create_bucket(Bucket="bench")
+            big = {"weights.bin": args.big_mib * MIB}
+            small = {f"shard-{i:05d}.bin": args.small_kib * 1024 for i in range(args.small_count)}
+            write_objects(server, "bench", "big", big)
+            write_objects(server, "bench", "small", small)
+            hash_speed = sha256_speed()
+            cases = [
+                bench_case("one big object", work=work, server=server, bucket="bench",
+                           prefix="big", total_bytes=sum(big.values()), runs=args.runs,
+                           concurrency=args.concurrency, env=env),
+                bench_case("many small objects", work=work, server=server, bucket="bench",
+                           prefix="small", total_bytes=sum(small.values()), runs=args.runs,
+                           concurrency=args.concurrency, env=env),
+            ]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results = {
+        "benchmark": "backups restore-and-verify",
+        "at": datetime.now(UTC).isoformat(),
+        "cpus": os.cpu_count(),
+        "sha256_single_core_mib_per_s": round(hash_speed / MIB, 1),
+        "goals": {"big_ratio_min": 0.8, "small_ratio_min": 1.0, "peak_rss_mib_max": 300},
+        "cases": cases,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"sha256 single core: {results['sha256_single_core_mib_per_s']} MiB/s, "
+          f"{results['cpus']} CPUs")
+    print(f"{'case':<20} {'drdrill MiB/s':>14} {'s5cmd MiB/s':>12} {'ratio':>6} {'RSS MiB':>8}")
+    for case in cases:
+        print(f"{case['case']:<20} {case['drdrill_mib_per_s']:>14} {case['s5cmd_mib_per_s']:>12} "
+              f"{case['ratio_vs_s5cmd']:>6} {case['drdrill_peak_rss_mib']:>8}")
+    print(f"written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

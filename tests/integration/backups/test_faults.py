@@ -1,0 +1,171 @@
+"""Network faults between drdrill and S3, made by toxiproxy: a broken download never passes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drdrill.backups.ranged import stream_ranged
+from drdrill.backups.restore import RestoreTarget, restore_objects
+from drdrill.backups.s3client import S3Endpoint, make_s3_client
+from drdrill.backups.streaming import BROKEN_STREAM
+from drdrill.timing import Deadline
+from tests.integration.backups.helpers import (
+    backup_result,
+    backup_set,
+    latest_report,
+    new_bucket,
+    payload,
+    put,
+    put_set,
+    run_cli,
+    write_scenario,
+)
+from tests.integration.s3_server import S3Server, Toxiproxy
+
+pytestmark = pytest.mark.integration
+
+SIZE = 1024 * 1024
+OBJECTS = {f"obj-{i}.bin": payload(f"fault-{i}", SIZE) for i in range(4)}
+
+
+@pytest.fixture
+def proxied(
+    s3_credentials: S3Server, toxiproxy: Toxiproxy, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, str]]:
+    """(proxy name, proxied endpoint) in front of versitygw; a bucket with OBJECTS."""
+    name = f"s3-{request.node.name[:40]}".replace("[", "-").replace("]", "")
+    endpoint = toxiproxy.proxy(name, upstream=f"{s3_credentials.host}:{s3_credentials.port}")
+    yield name, endpoint
+
+
+def _bucket(server: S3Server) -> str:
+    client = server.client()
+    bucket = new_bucket(server, client)
+    put_set(client, bucket, OBJECTS)
+    return bucket
+
+
+def _targets() -> list[RestoreTarget]:
+    return [
+        RestoreTarget("set/" + k, k, len(d), hashlib.sha256(d).hexdigest())
+        for k, d in OBJECTS.items()
+    ]
+
+
+def _restore(endpoint: str, bucket: str, folder: Path, *, read_timeout: float = 10.0,
+             budget: float = 60.0) -> list[str | None]:
+    client = make_s3_client(
+        endpoint=S3Endpoint(endpoint_url=endpoint, max_concurrency=4), read_timeout=read_timeout
+    )
+    folder.mkdir()
+    checks = restore_objects(client, bucket=bucket, targets=_targets(), folder=folder,
+                             concurrency=4, deadline=Deadline.after(budget))
+    return [c.problem for c in checks]
+
+
+def test_truncating_connections_are_integrity_failures(
+    s3_credentials: S3Server, toxiproxy: Toxiproxy, proxied: tuple[str, str], tmp_path: Path
+) -> None:
+    name, endpoint = proxied
+    bucket = _bucket(s3_credentials)
+    toxiproxy.add_toxic(name, name="cut", kind="limit_data", bytes=200_000)
+    scenario = write_scenario(tmp_path, endpoint, [backup_set(bucket)])
+    done = run_cli("backups", "verify", str(scenario), "--report-dir", str(tmp_path / "r"),
+                   cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    result = backup_result(latest_report(tmp_path / "r"))
+    assert not result["verified"]
+    assert {f["key"] for f in result["failures"]} == set(OBJECTS)
+    assert all("broke off" in f["problem"] or "truncated" in f["problem"]
+               for f in result["failures"])
+
+
+def test_a_cut_that_heals_is_retried_and_passes(
+    s3_credentials: S3Server, toxiproxy: Toxiproxy, proxied: tuple[str, str], tmp_path: Path
+) -> None:
+    name, endpoint = proxied
+    bucket = _bucket(s3_credentials)
+    toxiproxy.add_toxic(name, name="cut", kind="limit_data", bytes=100_000)
+    healer = threading.Timer(0.4, toxiproxy.remove_toxic, args=(name, "cut"))
+    healer.start()
+    try:
+        assert _restore(endpoint, bucket, tmp_path / "restore") == [None] * len(OBJECTS)
+    finally:
+        healer.join()
+    for key, data in OBJECTS.items():
+        assert (tmp_path / "restore" / key).read_bytes() == data
+
+
+def test_resets_mid_stream_never_pass(
+    s3_credentials: S3Server, toxiproxy: Toxiproxy, proxied: tuple[str, str], tmp_path: Path
+) -> None:
+    name, endpoint = proxied
+    bucket = _bucket(s3_credentials)
+    toxiproxy.add_toxic(name, name="slow", kind="bandwidth", rate=1024)  # KB/s
+    toxiproxy.add_toxic(name, name="reset", kind="reset_peer", timeout=300)
+    problems = _restore(endpoint, bucket, tmp_path / "restore", budget=30)
+    assert all(p is not None for p in problems), problems
+
+
+def test_a_silent_server_times_out_within_the_budget(
+    s3_credentials: S3Server, toxiproxy: Toxiproxy, proxied: tuple[str, str], tmp_path: Path
+) -> None:
+    name, endpoint = proxied
+    bucket = _bucket(s3_credentials)
+    toxiproxy.add_toxic(name, name="blackhole", kind="timeout", timeout=0)
+    started = time.monotonic()
+    problems = _restore(endpoint, bucket, tmp_path / "restore", read_timeout=1, budget=20)
+    assert all(p is not None for p in problems), problems
+    assert time.monotonic() - started < 120
+
+
+def test_latency_slows_but_passes(
+    s3_credentials: S3Server, toxiproxy: Toxiproxy, proxied: tuple[str, str], tmp_path: Path
+) -> None:
+    name, endpoint = proxied
+    bucket = _bucket(s3_credentials)
+    put(s3_credentials.client(), bucket, "set/extra-small.bin", b"")
+    toxiproxy.add_toxic(name, name="latency", kind="latency", latency=150, jitter=50)
+    assert _restore(endpoint, bucket, tmp_path / "restore") == [None] * len(OBJECTS)
+
+
+def _ranged(endpoint: str, bucket: str, key: str, fd: int) -> tuple[str, int, int]:
+    client = make_s3_client(endpoint=S3Endpoint(endpoint_url=endpoint, max_concurrency=4),
+                            read_timeout=10)
+    got = stream_ranged(client, bucket=bucket, key=key, fd=fd, concurrency=4,
+                        deadline=Deadline.after(60), part_bytes=100_000)
+    return got.sha256, got.size, got.content_length
+
+
+def test_ranged_parts_reassemble_the_object(s3_credentials: S3Server, tmp_path: Path) -> None:
+    bucket = _bucket(s3_credentials)
+    data = OBJECTS["obj-1.bin"]
+    path = tmp_path / "out.bin"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        digest, size, length = _ranged(s3_credentials.endpoint, bucket, "set/obj-1.bin", fd)
+    finally:
+        os.close(fd)
+    assert (digest, size, length) == (hashlib.sha256(data).hexdigest(), len(data), len(data))
+    assert path.read_bytes() == data
+
+
+def test_ranged_parts_cut_short_never_pass(
+    s3_credentials: S3Server, toxiproxy: Toxiproxy, proxied: tuple[str, str], tmp_path: Path
+) -> None:
+    name, endpoint = proxied
+    bucket = _bucket(s3_credentials)
+    toxiproxy.add_toxic(name, name="cut", kind="limit_data", bytes=50_000)
+    fd = os.open(tmp_path / "out.bin", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        with pytest.raises(BROKEN_STREAM):
+            _ranged(endpoint, bucket, "set/obj-1.bin", fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,81 @@
+"""The waiting thread's bookkeeping, fed with events as the watcher threads would send them."""
+
+from __future__ import annotations
+
+from drdrill.health.group_watcher import Listed, ObjectGone, ObjectSeen, WatchGroup
+from drdrill.health.inventory import Selection
+from drdrill.health.refs import ObjectRef
+from drdrill.health.status import HealthState
+from drdrill.health.tracker import HealthTracker
+from drdrill.health.watch import watch_groups
+from drdrill.scenario.models import WorkloadSelector
+from tests.unit.health.objects import deployment
+
+WEB = ObjectRef("apps/v1", "Deployment", "ml", "web")
+DEPLOYMENTS = WatchGroup("apps/v1", "Deployment", "ml")
+PODS = WatchGroup("v1", "Pod", "ml")
+
+
+def _named(obj: dict, name: str, **labels: str) -> dict:  # type: ignore[type-arg]
+    obj["metadata"] = {"name": name, "namespace": "ml", "labels": labels}
+    return obj
+
+
+def _pull_backoff_pod() -> dict:  # type: ignore[type-arg]
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "web-abc12-x", "namespace": "ml",
+                     "labels": {"pod-template-hash": "abc12"},
+                     "ownerReferences": [{"kind": "ReplicaSet", "name": "web-abc12"}]},
+        "status": {"containerStatuses": [
+            {"name": "main", "restartCount": 0, "state": {"waiting": {"reason": "ErrImagePull"}}}
+        ]},
+    }
+
+
+def test_current_since_is_the_arrival_of_the_deciding_event() -> None:
+    changes: list[HealthState] = []
+    tracker = HealthTracker(targets=[WEB], crash_loop_restarts=3,
+                            on_change=lambda ref, health: changes.append(health.state))
+    tracker.apply(ObjectSeen(DEPLOYMENTS, _named(deployment(ready=0), "web"), 1.0))
+    assert not tracker.all_decided
+    tracker.apply(ObjectSeen(DEPLOYMENTS, _named(deployment(), "web"), 2.5))
+    assert tracker.all_decided
+    assert tracker.current_since(WEB) == 2.5
+    assert changes == [HealthState.IN_PROGRESS, HealthState.CURRENT]
+
+
+def test_pod_failure_fails_its_deployment_until_the_pod_goes() -> None:
+    tracker = HealthTracker(targets=[WEB], crash_loop_restarts=3)
+    tracker.apply(ObjectSeen(DEPLOYMENTS, _named(deployment(ready=0), "web"), 1.0))
+    tracker.apply(ObjectSeen(PODS, _pull_backoff_pod(), 1.1))
+    assert tracker.health(WEB).state is HealthState.FAILED
+    assert "ErrImagePull" in tracker.health(WEB).reason
+    tracker.apply(ObjectGone(PODS, "ml", "web-abc12-x", 1.2))
+    assert tracker.health(WEB).state is HealthState.IN_PROGRESS
+
+
+def test_object_missing_from_a_relist_is_not_found() -> None:
+    tracker = HealthTracker(targets=[WEB], crash_loop_restarts=3)
+    tracker.apply(ObjectSeen(DEPLOYMENTS, _named(deployment(), "web"), 1.0))
+    tracker.apply(Listed(DEPLOYMENTS, frozenset(), 2.0))
+    assert tracker.health(WEB).state is HealthState.UNKNOWN
+    assert tracker.health(WEB).reason == "not found"
+
+
+def test_label_selector_drops_a_target_once_its_labels_show() -> None:
+    selection = Selection(exclude=(WorkloadSelector(label_selector="drill=skip"),))
+    tracker = HealthTracker(targets=[WEB], crash_loop_restarts=3, selection=selection)
+    tracker.apply(ObjectSeen(DEPLOYMENTS, _named(deployment(ready=0), "web", drill="skip"), 1.0))
+    assert tracker.targets == []
+    assert tracker.all_decided
+
+
+def test_one_watch_per_kind_and_namespace_plus_pods() -> None:
+    refs = [WEB, ObjectRef("apps/v1", "Deployment", "ml", "api"),
+            ObjectRef("v1", "Namespace", None, "ml")]
+    assert watch_groups(refs) == [
+        WatchGroup("apps/v1", "Deployment", "ml"),
+        WatchGroup("v1", "Namespace", None),
+        WatchGroup("v1", "Pod", "ml"),
+    ]
