@@ -28,7 +28,7 @@ testbed:
 	bash testbed/build.sh
 
 demo: install testbed
-	$(BIN)/drdrill run scenarios/demo.yaml --report-dir reports
+	$(BIN)/python scenarios/demo/run_demo.py --report-dir reports
 
 # pytest exits 5 when it collects nothing: that is a failure of the suite, said plainly.
 test: install testbed

@@ -2,7 +2,7 @@
 
 An object is never held whole in memory: it is read in chunks, each chunk hashed and written.
 A download that breaks off mid-way is started again from scratch (the whole object, a few
-times, with backoff); throttling and 5xx are retried by botocore itself. Whatever happens, a
+times, with backoff), and so are throttling and 5xx. Whatever happens, a
 short, long or altered object ends as a problem for that key, never as a pass.
 """
 
@@ -24,10 +24,12 @@ from drdrill.backups.ranged import RANGED_MIN_BYTES, stream_ranged
 from drdrill.backups.s3client import (
     S3_ERRORS,
     S3Client,
+    S3Endpoint,
     describe_error,
     error_code,
     is_fatal,
 )
+from drdrill.backups.signed_get import SignedGetter
 from drdrill.backups.streaming import (
     BROKEN_STREAM,
     StreamedObject,
@@ -125,8 +127,12 @@ def restore_one(
     root_fd: int,
     deadline: Deadline,
     part_concurrency: int = 1,
+    signed: SignedGetter | None = None,
 ) -> ObjectCheck:
-    """Restore and judge one object; `part_concurrency` > 1 fetches a large one in parts."""
+    """Restore and judge one object; `part_concurrency` > 1 fetches a large one in parts.
+
+    With `signed`, GETs go through it instead of botocore (same checks, less CPU).
+    """
     if deadline.expired():
         return ObjectCheck(target.relative_key, problem="not checked: the time budget ran out")
     try:
@@ -143,7 +149,11 @@ def restore_one(
     try:
         if part_concurrency > 1 and target.expected_size >= RANGED_MIN_BYTES:
             got = stream_ranged(client, bucket=bucket, key=target.key, fd=fd,
-                                concurrency=part_concurrency, deadline=deadline)
+                                concurrency=part_concurrency, deadline=deadline, signed=signed)
+        elif signed is not None:
+            got = signed.stream_with_retries(
+                bucket=bucket, key=target.key, fd=fd, deadline=deadline
+            )
         else:
             got = stream_with_retries(
                 client, bucket=bucket, key=target.key, fd=fd, deadline=deadline
@@ -173,6 +183,7 @@ def restore_one(
 def restore_objects(
     client: S3Client,
     *,
+    endpoint: S3Endpoint,
     bucket: str,
     targets: Sequence[RestoreTarget],
     folder: Path,
@@ -182,21 +193,23 @@ def restore_objects(
     """Restore `targets` into `folder` with `concurrency` parallel downloads.
 
     Large objects go one after the other, each fetched in `concurrency` parallel parts;
-    the others go `concurrency` at a time.
+    the others go `concurrency` at a time, through a `SignedGetter` when the client allows.
     """
+    signed = SignedGetter.for_client(client, endpoint=endpoint)
     root_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     large = [t for t in targets if t.expected_size >= RANGED_MIN_BYTES and concurrency > 1]
     small = [t for t in targets if t.expected_size < RANGED_MIN_BYTES or concurrency == 1]
     checks: list[ObjectCheck] = [
         restore_one(client, bucket=bucket, target=t, root_fd=root_fd, deadline=deadline,
-                    part_concurrency=concurrency)
+                    part_concurrency=concurrency, signed=signed)
         for t in large
     ]
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="drdrill-restore")
     try:
         futures: list[Future[ObjectCheck]] = [
             pool.submit(
-                restore_one, client, bucket=bucket, target=t, root_fd=root_fd, deadline=deadline
+                restore_one, client, bucket=bucket, target=t, root_fd=root_fd,
+                deadline=deadline, signed=signed,
             )
             for t in small
         ]
@@ -208,4 +221,6 @@ def restore_objects(
     finally:
         pool.shutdown(wait=True)
         os.close(root_fd)
+        if signed is not None:
+            signed.close()
     return sorted(checks, key=lambda c: c.relative_key)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 import boto3
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -50,6 +51,12 @@ class S3Endpoint:
 
     def describe(self) -> str:
         return self.endpoint_url or f"AWS S3 ({self.region})"
+
+
+def default_credentials() -> Credentials | None:
+    """What boto3's default chain finds (refreshed as needed when used), or None."""
+    credentials: Credentials | None = boto3.session.Session().get_credentials()
+    return credentials
 
 
 def make_s3_client(*, endpoint: S3Endpoint, read_timeout: float = 60.0) -> S3Client:

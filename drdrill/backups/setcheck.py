@@ -199,7 +199,7 @@ def check_backup_set(
     check_free_space(folder, needed=needed, what=f"backup set {backup_set.name}")
     try:
         checks = restore_objects(
-            client, bucket=bucket, targets=targets, folder=folder,
+            client, endpoint=endpoint, bucket=bucket, targets=targets, folder=folder,
             concurrency=endpoint.max_concurrency, deadline=deadline,
         )
     except S3_ERRORS as err:

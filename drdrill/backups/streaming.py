@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import (
+    ClientError,
     ConnectionClosedError,
     EndpointConnectionError,
     FlexibleChecksumError,
@@ -22,6 +24,7 @@ from botocore.exceptions import (
 from tenacity import (
     RetryCallState,
     Retrying,
+    retry_if_exception,
     retry_if_exception_type,
     stop_after_attempt,
     stop_any,
@@ -35,6 +38,12 @@ from drdrill.timing import Deadline
 
 CHUNK_BYTES = 4 * 1024 * 1024
 DOWNLOAD_ATTEMPTS = 4
+# As botocore's "standard" retry mode: 6 attempts for throttling and 5xx.
+SERVER_BUSY_ATTEMPTS = 6
+THROTTLE_CODES = frozenset({
+    "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded",
+    "RequestThrottled", "TooManyRequestsException", "RequestTimeout",
+})
 
 BROKEN_STREAM = (
     IncompleteReadError,
@@ -48,7 +57,6 @@ BROKEN_STREAM = (
 )
 
 
-
 @dataclass(frozen=True)
 class StreamedObject:
     size: int
@@ -57,7 +65,7 @@ class StreamedObject:
     s3_sha256: str | None
 
 
-def _write_all(fd: int, data: bytes | memoryview) -> None:
+def write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
@@ -76,19 +84,23 @@ def stream_object(
         for chunk in body.iter_chunks(chunk_bytes):
             digest.update(chunk)
             if fd is not None:
-                _write_all(fd, chunk)
+                write_all(fd, chunk)
             size += len(chunk)
     finally:
         body.close()
-    checksum = response.get("ChecksumSHA256")
-    if checksum and (response.get("ChecksumType") == "COMPOSITE" or "-" in checksum):
-        checksum = None  # a checksum of part checksums, not of the bytes
     return StreamedObject(
         size=size,
         sha256=digest.hexdigest(),
         content_length=int(response.get("ContentLength", size)),
-        s3_sha256=checksum,
+        s3_sha256=s3_sha256_of(response.get("ChecksumSHA256"), response.get("ChecksumType")),
     )
+
+
+def s3_sha256_of(checksum: str | None, checksum_type: str | None) -> str | None:
+    """The ChecksumSHA256 S3 returned if it is of the object's bytes, else None."""
+    if checksum and (checksum_type == "COMPOSITE" or "-" in checksum):
+        return None  # a checksum of part checksums, not of the bytes
+    return checksum or None
 
 
 class StopAtDeadline(stop_base):
@@ -103,24 +115,59 @@ def backoff() -> wait_exponential_jitter:
     return wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.5)
 
 
-def stream_with_retries(
-    client: S3Client, *, bucket: str, key: str, fd: int | None, deadline: Deadline
-) -> StreamedObject:
-    """`stream_object`, started again from byte 0 when the stream breaks off."""
+def is_server_busy(err: BaseException | None) -> bool:
+    """Throttling or a 5xx answer: worth asking again after a pause."""
+    if not isinstance(err, ClientError):
+        return False
+    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    code = err.response.get("Error", {}).get("Code", "")
+    return status >= 500 or status == 429 or code in THROTTLE_CODES
 
-    def restart(_: object) -> None:
+
+class StopWhenAttemptsUsedUp(stop_base):
+    """DOWNLOAD_ATTEMPTS for broken streams, SERVER_BUSY_ATTEMPTS for throttling and 5xx."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        limit = SERVER_BUSY_ATTEMPTS if is_server_busy(error) else DOWNLOAD_ATTEMPTS
+        return retry_state.attempt_number >= limit
+
+
+def _start_again(fd: int | None) -> Callable[[RetryCallState], None]:
+    """Empty `fd` (if given) before the next attempt, so the object is written from byte 0."""
+
+    def restart(_: RetryCallState) -> None:
         if fd is not None:
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)
 
+    return restart
+
+
+def download_retrying(*, deadline: Deadline, fd: int | None) -> Retrying:
+    """Retry a whole-object download into `fd` on throttling, 5xx or a broken stream."""
+    return Retrying(
+        retry=retry_if_exception(lambda e: isinstance(e, BROKEN_STREAM) or is_server_busy(e)),
+        stop=stop_any(StopWhenAttemptsUsedUp(), StopAtDeadline(deadline)),
+        wait=backoff(),
+        before_sleep=_start_again(fd),
+        reraise=True,
+    )
+
+
+def stream_with_retries(
+    client: S3Client, *, bucket: str, key: str, fd: int | None, deadline: Deadline
+) -> StreamedObject:
+    """`stream_object`, started again from byte 0 when the stream breaks off.
+
+    Throttling and 5xx are retried by botocore itself before they get here.
+    """
     retrying = Retrying(
         retry=retry_if_exception_type(BROKEN_STREAM),
         stop=stop_any(stop_after_attempt(DOWNLOAD_ATTEMPTS), StopAtDeadline(deadline)),
         wait=backoff(),
-        before_sleep=restart,
+        before_sleep=_start_again(fd),
         reraise=True,
     )
     result: StreamedObject = retrying(stream_object, client, bucket=bucket, key=key, fd=fd)
     return result
-
-

@@ -17,14 +17,26 @@ ScenarioArg = Annotated[Path, typer.Argument(help="Scenario file (kind: Drill)."
 ProviderOpt = Annotated[Provider | None, typer.Option(help="Override spec.cluster.provider.")]
 
 
-def _context(scenario: Path, provider: Provider | None = None) -> DrillContext:
-    return DrillContext(scenario=load_scenario(scenario), options=RunOptions(provider=provider))
+AllowNonEmptyOpt = Annotated[
+    bool, typer.Option(help="existing provider: allow a cluster with drill objects.")
+]
+KubeconfigOpt = Annotated[
+    Path | None, typer.Option(help="existing provider: kubeconfig (before KUBECONFIG).")
+]
+
+
+def _context(scenario: Path, options: RunOptions | None = None) -> DrillContext:
+    return DrillContext(scenario=load_scenario(scenario), options=options or RunOptions())
 
 
 @app.command("up")
-def up(scenario: ScenarioArg, provider: ProviderOpt = None) -> None:
+def up(scenario: ScenarioArg, provider: ProviderOpt = None,
+       allow_non_empty: AllowNonEmptyOpt = False,
+       kubeconfig: KubeconfigOpt = None) -> None:
     """Start the scenario's cluster and keep it; prints its kubeconfig path."""
-    info = cluster_up(_context(scenario, provider))
+    options = RunOptions(provider=provider, allow_non_empty=allow_non_empty,
+                         kubeconfig=kubeconfig)
+    info = cluster_up(_context(scenario, options))
     typer.echo(str(info.kubeconfig))
 
 

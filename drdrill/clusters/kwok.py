@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,10 +22,10 @@ import yaml
 
 from drdrill.clusters.base import ClusterInfo
 from drdrill.clusters.nodes import create_nodes, wait_nodes_ready
-from drdrill.errors import DrdrillError, InfrastructureError
+from drdrill.errors import BadInputError, DrdrillError, InfrastructureError
 from drdrill.kubeapi import new_api_client
 from drdrill.ports import LOOPBACK, ensure_free, free_port
-from drdrill.proc import Command, log_tail, run_streaming, stop_process_group
+from drdrill.proc import Command, log_tail, run_streaming, start_process, stop_process_group
 from drdrill.scenario.models import KwokSettings
 from drdrill.testbed import pinned_versions, testbed_binary
 from drdrill.timing import Deadline, format_duration, parse_duration, utc_now
@@ -202,20 +203,43 @@ class KwokCluster:
 
     def _create(self, kwokctl: Path, config: Path, name: str, workdir: Path,
                 deadline: Deadline) -> None:
+        """Run `kwokctl create cluster`, ending early when a component it started has died:
+        kwokctl itself would wait for a crashed kube-apiserver until its --wait runs out."""
         wait = max(5, int(deadline.remaining()) - 5)
-        result = run_streaming(
-            Command((str(kwokctl), "--config", str(config), "create", "cluster", "--name", name,
-                     "--runtime", "binary", "--wait", f"{wait}s"),
-                    env=self._workdir_env(workdir)),
-            deadline=deadline,
-            on_line=lambda line: log.debug("kwokctl", line=line),
-        )
-        if result.exit_code == 0:
+        process = start_process(Command(
+            (str(kwokctl), "--config", str(config), "create", "cluster", "--name", name,
+             "--runtime", "binary", "--wait", f"{wait}s"),
+            env=self._workdir_env(workdir), log_file=workdir / "kwokctl.log",
+        ))
+        started = time.monotonic()
+        dead: list[str] = []
+        try:
+            while process.alive() and not deadline.expired():
+                dead = [component for component, pid in component_pids_by_name(workdir, name)
+                        if not _runs_from(pid, workdir)]
+                if dead:
+                    break
+                time.sleep(0.1)
+        finally:
+            if process.alive():
+                process.stop(grace=2.0)
+        exit_code = process.popen.returncode
+        log.debug("kwokctl create", exit_code=exit_code, output=process.log_tail(40))
+        if exit_code == 0 and not dead:
             return
-        apiserver_log = workdir / "clusters" / name / "logs" / "kube-apiserver.log"
-        tail = log_tail(apiserver_log, 4).replace("\n", " | ")
-        why = ("timed out after " + format_duration(result.seconds)) if result.timed_out else (
-            f"kwokctl exited {result.exit_code}: " + " | ".join(result.tail[-3:]))
+        logs = workdir / "clusters" / name / "logs"
+        tail = log_tail(logs / "kube-apiserver.log", 4).replace("\n", " | ")
+        if dead:
+            why = f"{', '.join(dead)} exited during start-up"
+            if "kube-apiserver" not in dead:
+                tail = log_tail(logs / f"{dead[0]}.log", 4).replace("\n", " | ")
+                why += f"; {dead[0]} log: {tail[-600:] or 'empty'}"
+                raise InfrastructureError(f"local cluster did not start ({why})")
+        elif deadline.expired():
+            why = "timed out after " + format_duration(time.monotonic() - started)
+        else:
+            output = [line for line in process.log_tail(3).splitlines() if line.strip()]
+            why = f"kwokctl exited {exit_code}: " + " | ".join(output)
         raise InfrastructureError(
             f"local cluster did not start ({why}); kube-apiserver log: {tail[-600:] or 'empty'}"
         )
@@ -227,6 +251,9 @@ class KwokCluster:
         if workdir is None or not workdir.exists():
             return
         name = cluster_name(info.name)
+        # Read the pids first: `kwokctl delete` removes the pid files, and it only signals the
+        # components without waiting for them to exit.
+        pids = component_pids(workdir, name)
         try:
             kwokctl = testbed_binary("kwokctl")
             run_streaming(
@@ -236,16 +263,75 @@ class KwokCluster:
             )
         except DrdrillError as err:
             log.warning("kwokctl delete failed; stopping components by pid", error=str(err))
-        # Whatever kwokctl did, every component it started goes, by the pid it recorded.
-        for pid_file in (workdir / "clusters" / name / "pids").glob("*.pid"):
-            try:
-                stop_process_group(int(pid_file.read_text().strip()))
-            except ValueError:
-                continue
+        # Whatever kwokctl did, every component it started is gone before we return, stopped
+        # by the pid it recorded (each runs in its own process group).
+        for pid in pids:
+            if _runs_from(pid, workdir):
+                stop_process_group(pid)
+        _wait_threads_gone(pids, deadline=Deadline.after(10))
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def component_pids(workdir: Path, name: str) -> list[int]:
+    """The pids kwokctl recorded for the cluster's components."""
+    return [pid for _, pid in component_pids_by_name(workdir, name)]
+
+
+def component_pids_by_name(workdir: Path, name: str) -> list[tuple[str, int]]:
+    pids = []
+    for pid_file in sorted((workdir / "clusters" / name / "pids").glob("*.pid")):
+        try:
+            pids.append((pid_file.stem, int(pid_file.read_text().strip())))
+        except (OSError, ValueError):
+            continue  # not written completely yet
+    return pids
+
+
+def _runs_from(pid: int, workdir: Path) -> bool:
+    """True while `pid` is still one of this cluster's components (not a reused pid)."""
+    if not Path("/proc/self").is_dir():
+        return True  # no /proc to tell by (macOS): stopping by the recorded pid is the safer side
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return str(workdir).encode() in cmdline
+
+
+def _threads_gone(pid: int) -> bool:
+    """True once no thread of `pid` runs. A Go program's main thread can be a zombie while its
+    other threads still exit, and they keep its listening sockets open until they are done."""
+    try:
+        threads = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return True
+    for thread in threads:
+        try:
+            stat = (thread / "stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.rfind(")") + 2 :].split()[0] not in ("Z", "X"):
+            return False
+    return True
+
+
+def _wait_threads_gone(pids: list[int], *, deadline: Deadline) -> None:
+    waiting = list(pids)
+    while waiting and not deadline.expired():
+        waiting = [pid for pid in waiting if not _threads_gone(pid)]
+        if waiting:
+            time.sleep(0.05)
+    if waiting:
+        log.warning("cluster processes still exiting", pids=waiting)
 
 
 def kwok_from_environment() -> int | None:
     """An explicit apiserver port from DRDRILL_KWOK_APISERVER_PORT (for fixed-port setups)."""
     value = os.environ.get("DRDRILL_KWOK_APISERVER_PORT")
-    return int(value) if value else None
+    if not value:
+        return None
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise BadInputError(f"DRDRILL_KWOK_APISERVER_PORT={value!r}: not a TCP port number")
+    return int(value)

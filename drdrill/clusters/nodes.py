@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from drdrill.errors import InfrastructureError
@@ -10,6 +11,7 @@ from drdrill.scenario.models import NodePool
 from drdrill.timing import Deadline
 
 GPU_RESOURCE = "nvidia.com/gpu"
+CREATE_WORKERS = 8  # concurrent node POSTs; the API client pools 5 connections per CPU
 
 
 def node_manifest(pool: NodePool, index: int) -> dict[str, Any]:
@@ -42,19 +44,32 @@ def node_manifest(pool: NodePool, index: int) -> dict[str, Any]:
 
 
 def create_nodes(api_client: Any, *, pools: Sequence[NodePool]) -> None:
+    """One POST per node, a few at a time: kwok marks each Ready at once, so for large pools
+    the round trips are the whole cost (100 nodes: 2.6 s one by one on 2 cores)."""
+    manifests = [node_manifest(pool, index) for pool in pools for index in range(pool.count)]
+    if not manifests:
+        return
+    workers = ThreadPoolExecutor(max_workers=min(CREATE_WORKERS, len(manifests)),
+                                 thread_name_prefix="create-node")
+    try:
+        for _ in workers.map(lambda manifest: _create_node(api_client, manifest), manifests):
+            pass
+    finally:
+        # On an error or an interrupt, nodes not yet sent are not sent.
+        workers.shutdown(wait=True, cancel_futures=True)
+
+
+def _create_node(api_client: Any, manifest: dict[str, Any]) -> None:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    core = client.CoreV1Api(api_client)
-    for pool in pools:
-        for index in range(pool.count):
-            try:
-                core.create_node(node_manifest(pool, index), _request_timeout=30)
-            except ApiException as err:
-                if err.status != 409:
-                    raise InfrastructureError(
-                        f"cannot create node {pool.name}-{index}: {err.status} {err.reason}"
-                    ) from err
+    try:
+        client.CoreV1Api(api_client).create_node(manifest, _request_timeout=30)
+    except ApiException as err:
+        if err.status != 409:
+            raise InfrastructureError(
+                f"cannot create node {manifest['metadata']['name']}: {err.status} {err.reason}"
+            ) from err
 
 
 def _ready(node: Any) -> bool:

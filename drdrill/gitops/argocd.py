@@ -13,7 +13,14 @@ from drdrill.timing import Deadline
 APPLICATION = WatchedObject("argoproj.io", "v1alpha1", "applications", "Application")
 
 
-def application_readiness(obj: Mapping[str, Any], *, expected_revision: str) -> Readiness:
+def application_readiness(
+    obj: Mapping[str, Any], *, accepted_revisions: tuple[str, ...]
+) -> Readiness:
+    """Synced and Healthy at one of `accepted_revisions`.
+
+    A real Argo CD reports the resolved commit; simulated status (kwok) can only echo the
+    requested ref, so the caller accepts both the expected commit and the ref it asked for.
+    """
     status = obj.get("status") or {}
     health = (status.get("health") or {}).get("status")
     sync = status.get("sync") or {}
@@ -29,23 +36,23 @@ def application_readiness(obj: Mapping[str, Any], *, expected_revision: str) -> 
         return Readiness(False, revision=revision or None,
                          waiting_for=f"Application {sync.get('status', 'Unknown')}/"
                                      f"{health or 'Unknown'}")
-    if expected_revision and revision not in (expected_revision,) and not revision.startswith(
-        expected_revision
-    ):
+    if accepted_revisions and revision not in accepted_revisions:
         return Readiness(False, revision=revision,
-                         waiting_for=f"Application at {revision}, expected {expected_revision}")
+                         waiting_for=f"Application at {revision}, expected "
+                                     f"{' or '.join(accepted_revisions)}")
     return Readiness(True, revision=revision)
 
 
 def wait_for_application(
-    api_client: Any, *, namespace: str, name: str, expected_revision: str, deadline: Deadline
+    api_client: Any, *, namespace: str, name: str, accepted_revisions: tuple[str, ...],
+    deadline: Deadline,
 ) -> dict[str, Any]:
     latest: dict[str, Any] = {}
     reason = ["Application not seen yet"]
 
     def decide(_kind: str, obj: Mapping[str, Any]) -> bool:
         latest["app"] = dict(obj)
-        state = application_readiness(obj, expected_revision=expected_revision)
+        state = application_readiness(obj, accepted_revisions=accepted_revisions)
         if state.failure:
             raise PhaseFailure(state.failure)
         reason[0] = state.waiting_for

@@ -47,8 +47,13 @@ def _condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
 
 
 def _observed(obj: Mapping[str, Any]) -> bool:
+    """The controller has looked at this generation. Flux moves `status.observedGeneration`
+    only on success; a failed attempt shows in the Ready condition's own observedGeneration."""
     generation = (obj.get("metadata") or {}).get("generation")
-    return (obj.get("status") or {}).get("observedGeneration") == generation
+    if (obj.get("status") or {}).get("observedGeneration") == generation:
+        return True
+    ready = _condition(obj, "Ready")
+    return ready is not None and ready.get("observedGeneration") == generation
 
 
 def commit_of(revision: str) -> str:

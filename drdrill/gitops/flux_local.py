@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from drdrill.errors import InfrastructureError
+from drdrill.kubeapi import new_api_client
 from drdrill.ports import LOOPBACK, free_port, wait_http_ok
 from drdrill.proc import Command, ManagedProcess, start_process
 from drdrill.testbed import testbed_binary, testbed_dir
@@ -39,6 +42,16 @@ class LocalFlux:
     @property
     def process_groups(self) -> tuple[int, ...]:
         return tuple(p.pid for p in self.processes)
+
+    def check_running(self) -> None:
+        """Raise with the log tail of a controller that has died."""
+        for process in self.processes:
+            if not process.alive():
+                tail = process.log_tail(3).replace("\n", " | ")
+                raise InfrastructureError(
+                    f"{process.command.describe()} exited ({process.popen.returncode}): "
+                    f"{tail[-400:]}"
+                )
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -66,8 +79,36 @@ def _controller(name: str, *, kubeconfig: Path, workdir: Path, extra: list[str])
             f"http://{LOOPBACK}:{health}/readyz")
 
 
+FLUX_GROUPS = ("source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io")
+
+
+def wait_flux_crds_established(api_client: Any, *, deadline: Deadline) -> None:
+    """The controllers refuse to start while any of their kinds is not served yet."""
+    from kubernetes import client
+
+    extensions = client.ApiextensionsV1Api(api_client)
+    pending: list[str] = ["(none listed yet)"]
+    while not deadline.expired():
+        crds = [c for c in extensions.list_custom_resource_definition(_request_timeout=15).items
+                if c.spec.group in FLUX_GROUPS]
+        pending = [
+            c.metadata.name for c in crds
+            if not any(cond.type == "Established" and cond.status == "True"
+                       for cond in (c.status.conditions or []))
+        ]
+        if crds and not pending:
+            return
+        time.sleep(0.2)
+    raise InfrastructureError(f"Flux CRDs not established in time: {', '.join(pending)}")
+
+
 def start_local_flux(*, kubeconfig: Path, deadline: Deadline) -> LocalFlux:
     """Start both controllers and wait until they report ready; stop both on any failure."""
+    api = new_api_client(kubeconfig=kubeconfig)
+    try:
+        wait_flux_crds_established(api, deadline=deadline.sooner(60))
+    finally:
+        api.close()
     workdir = Path(tempfile.mkdtemp(prefix="drdrill-flux-"))
     flux = LocalFlux(workdir=workdir)
     storage = free_port()

@@ -18,10 +18,22 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from dulwich import porcelain
 from dulwich.repo import Repo
-from dulwich.server import DictBackend
+from dulwich.server import DEFAULT_HANDLERS, DictBackend, UploadPackHandler
 from dulwich.web import make_wsgi_chain
 
 from drdrill.errors import BadInputError
+
+
+class _UploadPackWithoutThinPack(UploadPackHandler):
+    """go-git (inside Flux) does not offer the thin-pack capability that dulwich insists on;
+    a full pack is what git sends such clients anyway."""
+
+    @classmethod
+    def required_capabilities(cls) -> tuple[bytes, ...]:
+        return tuple(c for c in super().required_capabilities() if c != b"thin-pack")
+
+
+_HANDLERS = {**DEFAULT_HANDLERS, b"git-upload-pack": _UploadPackWithoutThinPack}
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -86,7 +98,7 @@ def serve_repository(folder: Path) -> ServedRepository:
         root = snapshot
     repo = Repo(str(root))
     backend = DictBackend({"/repo.git": cast(Any, repo)})
-    app = make_wsgi_chain(backend)
+    app = make_wsgi_chain(backend, handlers=_HANDLERS)
     server = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="drdrill-git-http", daemon=True)
     thread.start()

@@ -179,6 +179,11 @@ class Engine(StrEnum):
 class GitOpsSpec(Model):
     engine: Engine = Engine.FLUX
     version: StrictStr = Field(description="Bootstrap script version, e.g. 'v2.7'.")
+    bootstrap_dir: StrictStr | None = Field(
+        default=None,
+        description="The team's own versioned scripts (<dir>/<engine>/<version>/bootstrap.sh), "
+        "relative to the scenario file; default: the scripts that ship with drdrill.",
+    )
     repository: Repository
     ref: GitRef = Field(default_factory=lambda: GitRef(branch="main"))
     path: StrictStr = Field(default="./", description="Path inside the repository to apply.")

@@ -11,14 +11,21 @@ from pathlib import Path
 import structlog
 
 from drdrill.clusters.base import ClusterInfo
+from drdrill.clusters.kwok import refresh_custom_resource_stages
 from drdrill.clusters.state import add_process_group, save_state
 from drdrill.engine.context import DrillContext
 from drdrill.engine.phase import PhaseOutcome
 from drdrill.errors import BadInputError, PhaseFailure, PrerequisiteError
 from drdrill.gitops.argocd import wait_for_application
-from drdrill.gitops.bootstrap import BootstrapFailed, BootstrapInputs, find_script, run_bootstrap
+from drdrill.gitops.bootstrap import (
+    BOOTSTRAP_ROOT,
+    BootstrapFailed,
+    BootstrapInputs,
+    find_script,
+    run_bootstrap,
+)
 from drdrill.gitops.flux import request_reconcile, wait_for_flux
-from drdrill.gitops.flux_local import flux_crds_manifest, start_local_flux
+from drdrill.gitops.flux_local import LocalFlux, flux_crds_manifest, start_local_flux
 from drdrill.gitops.gitserver import serve_repository
 from drdrill.kubeapi import new_api_client
 from drdrill.scenario.models import Engine, GitOpsSpec, Provider
@@ -28,6 +35,11 @@ from drdrill.timing import Deadline
 log = structlog.get_logger(__name__)
 NAMESPACES = {Engine.FLUX: "flux-system", Engine.ARGOCD: "argocd"}
 OBJECT_NAME = "platform"
+
+
+def _bootstrap_root(ctx: DrillContext, gitops: GitOpsSpec) -> Path:
+    return ctx.scenario.resolve_path(gitops.bootstrap_dir) if gitops.bootstrap_dir else (
+        BOOTSTRAP_ROOT)
 
 
 def _install_manifests(ctx: DrillContext, gitops: GitOpsSpec) -> str:
@@ -84,8 +96,9 @@ class BootstrapPhase:
         if gitops is None:
             return ["nothing: the scenario has no spec.gitops"]
         repo = gitops.repository.url or f"{gitops.repository.path} (served on 127.0.0.1)"
+        root = _bootstrap_root(ctx, gitops)
         lines = [
-            f"run bootstrap/{gitops.engine.value}/{gitops.version}/bootstrap.sh",
+            f"run {root / gitops.engine.value / gitops.version / 'bootstrap.sh'}",
             f"{gitops.engine.value} applies {repo} at {gitops.ref.describe()}, path {gitops.path}",
         ]
         if ctx.provider is Provider.KWOK and gitops.engine is Engine.FLUX:
@@ -96,7 +109,8 @@ class BootstrapPhase:
         gitops = ctx.scenario.spec.gitops
         if gitops is None:
             return PhaseOutcome.skipped("the scenario has no spec.gitops section")
-        script = find_script(engine=gitops.engine.value, version=gitops.version)
+        script = find_script(engine=gitops.engine.value, version=gitops.version,
+                             root=_bootstrap_root(ctx, gitops))
         info: ClusterInfo = ctx.cluster
         url, expected_commit = _repository(ctx, gitops)
         ref_kind, ref_value = next(
@@ -118,6 +132,7 @@ class BootstrapPhase:
         except BootstrapFailed as failed:
             ctx.bootstrap = failed.record
             raise
+        flux: LocalFlux | None = None
         if ctx.provider is Provider.KWOK and gitops.engine is Engine.FLUX:
             flux = start_local_flux(kubeconfig=info.kubeconfig, deadline=deadline)
             if ctx.options.keep_cluster:
@@ -126,17 +141,25 @@ class BootstrapPhase:
                 ctx.cleanup.push("stop the local Flux controllers", flux.stop)
         api = new_api_client(kubeconfig=info.kubeconfig, context=info.context)
         ctx.cleanup.push("close the API client", api.close)
+        if ctx.provider is Provider.KWOK:
+            refresh_custom_resource_stages(api)  # the script installed CRDs kwok must now see
         namespace = NAMESPACES[gitops.engine]
         if gitops.engine is Engine.FLUX:
             request_reconcile(api, namespace=namespace, name=OBJECT_NAME)
-            result = wait_for_flux(api, namespace=namespace, name=OBJECT_NAME,
-                                   expected_commit=expected_commit, deadline=deadline)
+            try:
+                result = wait_for_flux(api, namespace=namespace, name=OBJECT_NAME,
+                                       expected_commit=expected_commit, deadline=deadline)
+            except PhaseFailure:
+                if flux is not None:
+                    flux.check_running()  # a dead controller is the real reason
+                raise
             ctx.gitops_object = result.kustomization
             revision = result.revision
         else:
             ctx.gitops_object = wait_for_application(
                 api, namespace=namespace, name=OBJECT_NAME,
-                expected_revision=expected_commit or ref_value, deadline=deadline,
+                accepted_revisions=tuple(r for r in (expected_commit, ref_value) if r),
+                deadline=deadline,
             )
             revision = ((ctx.gitops_object.get("status") or {}).get("sync") or {}).get(
                 "revision", ref_value)

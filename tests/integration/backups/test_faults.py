@@ -61,12 +61,11 @@ def _targets() -> list[RestoreTarget]:
 
 def _restore(endpoint: str, bucket: str, folder: Path, *, read_timeout: float = 10.0,
              budget: float = 60.0) -> list[str | None]:
-    client = make_s3_client(
-        endpoint=S3Endpoint(endpoint_url=endpoint, max_concurrency=4), read_timeout=read_timeout
-    )
+    s3 = S3Endpoint(endpoint_url=endpoint, max_concurrency=4)
+    client = make_s3_client(endpoint=s3, read_timeout=read_timeout)
     folder.mkdir()
-    checks = restore_objects(client, bucket=bucket, targets=_targets(), folder=folder,
-                             concurrency=4, deadline=Deadline.after(budget))
+    checks = restore_objects(client, endpoint=s3, bucket=bucket, targets=_targets(),
+                             folder=folder, concurrency=4, deadline=Deadline.after(budget))
     return [c.problem for c in checks]
 
 
