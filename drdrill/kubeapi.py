@@ -6,12 +6,45 @@ kubeconfig; building a client per cluster keeps a drill from ever talking to the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import urllib3
 import yaml
+from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_random_exponential
 
 from drdrill.errors import BadInputError
+from drdrill.timing import Deadline
+
+T = TypeVar("T")
+# 404 included: a CRD that Git just installed is served a moment later.
+_TRANSIENT_STATUSES = frozenset({0, 404, 408, 429})
+
+
+def is_transient_api_error(error: BaseException) -> bool:
+    """Worth retrying: the connection (an apiserver restarting), its load (429) or a 5xx."""
+    from kubernetes.client.exceptions import ApiException
+
+    if isinstance(error, urllib3.exceptions.HTTPError | ConnectionError):
+        return True
+    if isinstance(error, ApiException):
+        status = error.status or 0
+        return status in _TRANSIENT_STATUSES or status >= 500
+    return isinstance(error, OSError)
+
+
+def call_with_retries(call: Callable[[], T], *, deadline: Deadline) -> T:
+    """`call()`, retried with jittered backoff on transient API errors until `deadline`."""
+    for attempt in Retrying(
+        retry=retry_if_exception(is_transient_api_error),
+        wait=wait_random_exponential(multiplier=0.2, max=5),
+        stop=stop_before_delay(max(0.0, deadline.remaining())),
+        reraise=True,
+    ):
+        with attempt:
+            return call()
+    raise AssertionError("unreachable: tenacity re-raises the last error")
 
 
 def kubeconfig_contexts(path: Path) -> list[str]:

@@ -1,11 +1,11 @@
 """Restore one large object with parallel ranged GETs, still hashed in order while it arrives.
 
-A single GET stream is bound by one core reading, hashing and writing in turn. Here parts
-are read straight into a fixed set of buffers (no copies, no fresh memory per part) and
-written at their offsets, while the calling thread hashes them in order; the buffers keep
-RSS at about WINDOW_BYTES whatever the object's size. Every
-part GET carries `If-Match: <ETag>` so an object replaced mid-restore fails instead of
-producing a mix of two versions. A broken part is fetched again, not the whole object.
+A single GET stream is bound by one core reading, hashing and writing in turn. Here parts are
+read straight into a fixed set of buffers (no copy, no fresh memory per part) and written at
+their offsets, while the calling thread hashes them in order; the buffers keep RSS at about
+WINDOW_BYTES whatever the object's size. Every part GET carries `If-Match: <ETag>` so an
+object replaced mid-restore fails instead of producing a mix of two versions. A broken part
+is fetched again, not the whole object; so are throttled or 5xx parts.
 """
 
 from __future__ import annotations

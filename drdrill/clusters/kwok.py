@@ -228,20 +228,18 @@ class KwokCluster:
         if exit_code == 0 and not dead:
             return
         logs = workdir / "clusters" / name / "logs"
-        tail = log_tail(logs / "kube-apiserver.log", 4).replace("\n", " | ")
+        # The log of the component that died (the apiserver's when nothing died first).
+        culprit = next((c for c in dead if c != "kube-apiserver"), "kube-apiserver")
         if dead:
             why = f"{', '.join(dead)} exited during start-up"
-            if "kube-apiserver" not in dead:
-                tail = log_tail(logs / f"{dead[0]}.log", 4).replace("\n", " | ")
-                why += f"; {dead[0]} log: {tail[-600:] or 'empty'}"
-                raise InfrastructureError(f"local cluster did not start ({why})")
         elif deadline.expired():
             why = "timed out after " + format_duration(time.monotonic() - started)
         else:
             output = [line for line in process.log_tail(3).splitlines() if line.strip()]
             why = f"kwokctl exited {exit_code}: " + " | ".join(output)
+        tail = log_tail(logs / f"{culprit}.log", 4).replace("\n", " | ")
         raise InfrastructureError(
-            f"local cluster did not start ({why}); kube-apiserver log: {tail[-600:] or 'empty'}"
+            f"local cluster did not start ({why}); {culprit} log: {tail[-600:] or 'empty'}"
         )
 
     def delete(self, info: ClusterInfo) -> None:

@@ -85,8 +85,14 @@ def kustomization_readiness(obj: Mapping[str, Any], *, source_revision: str | No
     if not _observed(obj) or ready is None:
         return Readiness(False, waiting_for="Kustomization not reconciled yet")
     status = obj.get("status") or {}
-    if (ready.get("status") == "False" and ready.get("reason") in KUSTOMIZATION_FAILURES
-            and source_revision is not None):
+    # A failure counts once Flux has tried the very revision the source holds: before that,
+    # "artifact not found" only means the source is not ready yet.
+    tried_current = source_revision is not None and (
+        status.get("lastAttemptedRevision") == source_revision
+    )
+    if ready.get("status") == "False" and source_revision is not None and (
+        ready.get("reason") in KUSTOMIZATION_FAILURES or tried_current
+    ):
         return Readiness(False, failure=f"Kustomization {ready.get('reason')}: "
                                         f"{ready.get('message', '')}")
     applied = status.get("lastAppliedRevision")

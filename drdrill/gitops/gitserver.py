@@ -33,7 +33,7 @@ class _UploadPackWithoutThinPack(UploadPackHandler):
         return tuple(c for c in super().required_capabilities() if c != b"thin-pack")
 
 
-_HANDLERS = {**DEFAULT_HANDLERS, b"git-upload-pack": _UploadPackWithoutThinPack}
+_HANDLERS: dict[bytes, Any] = {**DEFAULT_HANDLERS, b"git-upload-pack": _UploadPackWithoutThinPack}
 
 
 class _QuietHandler(WSGIRequestHandler):

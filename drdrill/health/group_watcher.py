@@ -18,17 +18,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
 
 from drdrill.health.collection import list_collection, object_key, watch_request
 from drdrill.health.discovery import ApiResources, KindNotServed
+from drdrill.kubeapi import is_transient_api_error
 
 log = logging.getLogger(__name__)
 
 WATCH_TIMEOUT_SECONDS = 240
 _GONE = 410
-_TRANSIENT_STATUSES = frozenset({0, 404, 408, 429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -79,14 +78,8 @@ Event = ObjectSeen | ObjectGone | Listed | GroupTrouble
 
 
 def is_transient(error: BaseException) -> bool:
-    """Worth retrying: the connection, the server's load or a CRD still being established."""
-    from kubernetes.client.exceptions import ApiException
-
-    if isinstance(error, KindNotServed | urllib3.exceptions.HTTPError | ConnectionError):
-        return True
-    if isinstance(error, ApiException):
-        return (error.status or 0) in _TRANSIENT_STATUSES or (error.status or 0) >= 500
-    return isinstance(error, OSError)
+    """Worth retrying: what `kubeapi.is_transient` says, or a CRD still being established."""
+    return isinstance(error, KindNotServed) or is_transient_api_error(error)
 
 
 def describe_error(error: BaseException) -> str:

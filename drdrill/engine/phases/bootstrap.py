@@ -27,7 +27,7 @@ from drdrill.gitops.bootstrap import (
 from drdrill.gitops.flux import request_reconcile, wait_for_flux
 from drdrill.gitops.flux_local import LocalFlux, flux_crds_manifest, start_local_flux
 from drdrill.gitops.gitserver import serve_repository
-from drdrill.kubeapi import new_api_client
+from drdrill.kubeapi import call_with_retries, new_api_client
 from drdrill.scenario.models import Engine, GitOpsSpec, Provider
 from drdrill.testbed import testbed_dir
 from drdrill.timing import Deadline
@@ -142,10 +142,14 @@ class BootstrapPhase:
         api = new_api_client(kubeconfig=info.kubeconfig, context=info.context)
         ctx.cleanup.push("close the API client", api.close)
         if ctx.provider is Provider.KWOK:
-            refresh_custom_resource_stages(api)  # the script installed CRDs kwok must now see
+            # The script installed CRDs that kwok must now see.
+            call_with_retries(lambda: refresh_custom_resource_stages(api), deadline=deadline)
         namespace = NAMESPACES[gitops.engine]
         if gitops.engine is Engine.FLUX:
-            request_reconcile(api, namespace=namespace, name=OBJECT_NAME)
+            call_with_retries(
+                lambda: request_reconcile(api, namespace=namespace, name=OBJECT_NAME),
+                deadline=deadline,
+            )
             try:
                 result = wait_for_flux(api, namespace=namespace, name=OBJECT_NAME,
                                        expected_commit=expected_commit, deadline=deadline)

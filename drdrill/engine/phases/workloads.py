@@ -22,7 +22,7 @@ from drdrill.health import (
     wait_until_healthy,
 )
 from drdrill.health.collection import fetch_objects
-from drdrill.kubeapi import new_api_client
+from drdrill.kubeapi import call_with_retries, new_api_client
 from drdrill.scenario.models import Engine, Provider
 from drdrill.timing import Deadline
 
@@ -65,7 +65,7 @@ class WorkloadsPhase:
         api: Any = new_api_client(kubeconfig=ctx.cluster.kubeconfig, context=ctx.cluster.context)
         try:
             if ctx.provider is Provider.KWOK:
-                refresh_custom_resource_stages(api)
+                call_with_retries(lambda: refresh_custom_resource_stages(api), deadline=deadline)
             outcomes = wait_until_healthy(
                 api_client=api, targets=targets, deadline=deadline,
                 clock_origin=ctx.clock.started_monotonic,
@@ -73,8 +73,9 @@ class WorkloadsPhase:
                 selection=Selection(include=spec.include, exclude=spec.exclude),
             )
             ctx.workloads = [outcome.to_result() for outcome in outcomes]
-            ctx.applied_objects = fetch_objects(
-                api_client=api, refs=[r for r in refs if r.kind not in _NOT_FETCHED]
+            wanted = [r for r in refs if r.kind not in _NOT_FETCHED]
+            ctx.applied_objects = call_with_retries(
+                lambda: fetch_objects(api_client=api, refs=wanted), deadline=deadline.sooner(60)
             )
         finally:
             api.close()

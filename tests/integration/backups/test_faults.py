@@ -14,6 +14,7 @@ import pytest
 from drdrill.backups.ranged import stream_ranged
 from drdrill.backups.restore import RestoreTarget, restore_objects
 from drdrill.backups.s3client import S3Endpoint, make_s3_client
+from drdrill.backups.signed_get import SignedGetter
 from drdrill.backups.streaming import BROKEN_STREAM
 from drdrill.timing import Deadline
 from tests.integration.backups.helpers import (
@@ -135,29 +136,42 @@ def test_latency_slows_but_passes(
     assert _restore(endpoint, bucket, tmp_path / "restore") == [None] * len(OBJECTS)
 
 
-def _ranged(endpoint: str, bucket: str, key: str, fd: int) -> tuple[str, int, int]:
-    client = make_s3_client(endpoint=S3Endpoint(endpoint_url=endpoint, max_concurrency=4),
-                            read_timeout=10)
-    got = stream_ranged(client, bucket=bucket, key=key, fd=fd, concurrency=4,
-                        deadline=Deadline.after(60), part_bytes=100_000)
+def _ranged(endpoint: str, bucket: str, key: str, fd: int, *,
+            signed: bool) -> tuple[str, int, int]:
+    s3 = S3Endpoint(endpoint_url=endpoint, max_concurrency=4)
+    client = make_s3_client(endpoint=s3, read_timeout=10)
+    getter = SignedGetter.for_client(client, endpoint=s3) if signed else None
+    assert getter is not None or not signed
+    try:
+        got = stream_ranged(client, bucket=bucket, key=key, fd=fd, concurrency=4,
+                            deadline=Deadline.after(60), signed=getter, part_bytes=100_000)
+    finally:
+        if getter is not None:
+            getter.close()
     return got.sha256, got.size, got.content_length
 
 
-def test_ranged_parts_reassemble_the_object(s3_credentials: S3Server, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signed", [True, False], ids=["signed", "botocore"])
+def test_ranged_parts_reassemble_the_object(
+    s3_credentials: S3Server, tmp_path: Path, signed: bool
+) -> None:
     bucket = _bucket(s3_credentials)
     data = OBJECTS["obj-1.bin"]
     path = tmp_path / "out.bin"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
-        digest, size, length = _ranged(s3_credentials.endpoint, bucket, "set/obj-1.bin", fd)
+        digest, size, length = _ranged(s3_credentials.endpoint, bucket, "set/obj-1.bin", fd,
+                                       signed=signed)
     finally:
         os.close(fd)
     assert (digest, size, length) == (hashlib.sha256(data).hexdigest(), len(data), len(data))
     assert path.read_bytes() == data
 
 
+@pytest.mark.parametrize("signed", [True, False], ids=["signed", "botocore"])
 def test_ranged_parts_cut_short_never_pass(
-    s3_credentials: S3Server, toxiproxy: Toxiproxy, proxied: tuple[str, str], tmp_path: Path
+    s3_credentials: S3Server, toxiproxy: Toxiproxy, proxied: tuple[str, str], tmp_path: Path,
+    signed: bool,
 ) -> None:
     name, endpoint = proxied
     bucket = _bucket(s3_credentials)
@@ -165,6 +179,6 @@ def test_ranged_parts_cut_short_never_pass(
     fd = os.open(tmp_path / "out.bin", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
         with pytest.raises(BROKEN_STREAM):
-            _ranged(endpoint, bucket, "set/obj-1.bin", fd)
+            _ranged(endpoint, bucket, "set/obj-1.bin", fd, signed=signed)
     finally:
         os.close(fd)

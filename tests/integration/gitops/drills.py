@@ -66,8 +66,9 @@ def write_scenario(root: Path, *, name: str, gitops: dict[str, Any],
     return path
 
 
-def run_drill(scenario: Path, *, env: dict[str, str], timeout: float = 400,
-              extra: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def run_drill(
+    scenario: Path, *, env: dict[str, str], timeout: float = 400, extra: tuple[str, ...] = ()
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     reports = scenario.parent / "reports"
     result = subprocess.run(
         [sys.executable, "-m", "drdrill", "--log-format", "json", "run", str(scenario),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,25 @@ def test_create_with_a_missing_binary_says_make_testbed_and_leaves_nothing(
     with pytest.raises(PrerequisiteError, match="run `make testbed`"):
         provider.create(deadline=Deadline.after(10))
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_process_checks_tell_running_from_exited(tmp_path: Path) -> None:
+    import subprocess
+
+    from drdrill.clusters.kwok import _runs_from, _threads_gone
+
+    marker = tmp_path / "component"
+    proc = subprocess.Popen(["sleep", "30", str(marker)], start_new_session=True)
+    try:
+        for _ in range(100):  # until exec has replaced the forked copy of this process
+            if b"sleep" in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+                break
+            time.sleep(0.01)
+        assert _runs_from(proc.pid, tmp_path)
+        assert not _runs_from(proc.pid, tmp_path / "other-cluster")
+        assert not _threads_gone(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not _runs_from(proc.pid, tmp_path)
+    assert _threads_gone(proc.pid)
