@@ -1,11 +1,11 @@
 """Restore one large object with parallel ranged GETs, still hashed in order while it arrives.
 
 A single GET stream is bound by one core reading, hashing and writing in turn. Here parts are
-read straight into a fixed set of buffers (no copy, no fresh memory per part) and written at
-their offsets, while the calling thread hashes them in order; the buffers keep RSS at about
-WINDOW_BYTES whatever the object's size. Every part GET carries `If-Match: <ETag>` so an
-object replaced mid-restore fails instead of producing a mix of two versions. A broken part
-is fetched again, not the whole object; so are throttled or 5xx parts.
+read in parallel straight into a fixed set of buffers (no copy, no fresh memory per part),
+then hashed by the calling thread while a writer thread appends them, both in order; the
+buffers (WINDOW_BYTES) bound RSS whatever the object's size. Every part GET carries
+`If-Match: <ETag>` so an object replaced mid-restore fails instead of producing a mix of two
+versions. A broken part is fetched again, not the whole object; so are throttled or 5xx parts.
 """
 
 from __future__ import annotations
@@ -62,9 +62,9 @@ def _fetch_part_botocore(client: S3Client, *, bucket: str, key: str, etag: str |
 
 
 def _part_with_retries(client: S3Client, signed: SignedGetter | None, *, bucket: str, key: str,
-                       etag: str | None, start: int, buffer: memoryview, fd: int,
+                       etag: str | None, start: int, buffer: memoryview,
                        deadline: Deadline) -> memoryview:
-    """Fill `buffer` with the part at `start` and write it at its offset in `fd`."""
+    """Fill `buffer` with the part at `start`."""
     retrying = Retrying(
         retry=retry_if_exception(lambda e: isinstance(e, BROKEN_STREAM) or is_server_busy(e)),
         stop=stop_any(StopWhenAttemptsUsedUp(), StopAtDeadline(deadline)),
@@ -77,11 +77,13 @@ def _part_with_retries(client: S3Client, signed: SignedGetter | None, *, bucket:
     else:
         retrying(_fetch_part_botocore, client, bucket=bucket, key=key, etag=etag, start=start,
                  buffer=buffer)
-    view, offset = buffer, start
-    while view:
-        written = os.pwrite(fd, view, offset)
-        view, offset = view[written:], offset + written
     return buffer
+
+
+def _write_at(fd: int, data: memoryview, offset: int) -> None:
+    while data:
+        written = os.pwrite(fd, data, offset)
+        data, offset = data[written:], offset + written
 
 
 def _ranges(size: int, part: int) -> Iterator[tuple[int, int]]:
@@ -99,7 +101,6 @@ def stream_ranged(client: S3Client, *, bucket: str, key: str, fd: int, concurren
     head: Any = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
     size, etag = int(head["ContentLength"]), head.get("ETag")
     checksum = s3_sha256_of(head.get("ChecksumSHA256"), head.get("ChecksumType"))
-    os.ftruncate(fd, size)
     window = max(2, min(concurrency + 1, WINDOW_BYTES // part_bytes))
     free: queue.SimpleQueue[memoryview] = queue.SimpleQueue()
     for _ in range(min(window, -(-size // part_bytes))):
@@ -107,8 +108,9 @@ def stream_ranged(client: S3Client, *, bucket: str, key: str, fd: int, concurren
     digest = hashlib.sha256()
     received = 0
     workers = max(1, min(concurrency, window - 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drdrill-part") as pool:
-        pending: list[tuple[memoryview, Future[memoryview]]] = []
+    with (ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drdrill-part") as pool,
+          ThreadPoolExecutor(max_workers=1, thread_name_prefix="drdrill-write") as writer):
+        pending: list[tuple[memoryview, int, Future[memoryview]]] = []
         try:
             for start, length in _ranges(size, part_bytes):
                 while True:
@@ -116,26 +118,32 @@ def stream_ranged(client: S3Client, *, bucket: str, key: str, fd: int, concurren
                         buffer = free.get_nowait()
                         break
                     except queue.Empty:
-                        received += _hash_next(pending, digest, free)
-                pending.append((buffer, pool.submit(
+                        received += _hash_next(pending, digest, free, writer, fd)
+                pending.append((buffer, start, pool.submit(
                     _part_with_retries, client, signed, bucket=bucket, key=key, etag=etag,
-                    start=start, buffer=buffer[:length], fd=fd, deadline=deadline,
+                    start=start, buffer=buffer[:length], deadline=deadline,
                 )))
             while pending:
-                received += _hash_next(pending, digest, free)
+                received += _hash_next(pending, digest, free, writer, fd)
         except BaseException:
-            for _, future in pending:
+            for _, _, future in pending:
                 future.cancel()
             raise
     return StreamedObject(size=received, sha256=digest.hexdigest(), content_length=size,
                           s3_sha256=checksum)
 
 
-def _hash_next(pending: list[tuple[memoryview, Future[memoryview]]], digest: Any,
-               free: queue.SimpleQueue[memoryview]) -> int:
-    """Wait for the oldest part, hash it and give its buffer back; returns bytes hashed."""
-    buffer, future = pending.pop(0)
+def _hash_next(pending: list[tuple[memoryview, int, Future[memoryview]]], digest: Any,
+               free: queue.SimpleQueue[memoryview], writer: ThreadPoolExecutor, fd: int) -> int:
+    """Hash the oldest part while `writer` writes it, then free its buffer; returns its size.
+
+    Parts are written in order by one thread, so the file grows by appending instead of
+    taking concurrent writes at scattered offsets of a sparse file.
+    """
+    buffer, start, future = pending.pop(0)
     part = future.result()
+    written = writer.submit(_write_at, fd, part, start)
     digest.update(part)
+    written.result()
     free.put(buffer)
     return len(part)

@@ -203,6 +203,8 @@ class SignedGetter:
                 if isinstance(err, TimeoutError):
                     raise ConnectTimeoutError(endpoint_url=self._endpoint_url) from err
                 raise EndpointConnectionError(endpoint_url=self._endpoint_url) from err
+            if connection.sock is not None:
+                connection.sock.settimeout(self._read_timeout)
             try:
                 response = connection.getresponse()
             except (OSError, http.client.HTTPException) as err:
@@ -234,11 +236,11 @@ class SignedGetter:
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = (
-                http.client.HTTPSConnection(self._host, self._port, timeout=self._read_timeout,
-                                            context=self._tls)
+                http.client.HTTPSConnection(self._host, self._port,
+                                            timeout=self._connect_timeout, context=self._tls)
                 if self._https
                 else http.client.HTTPConnection(self._host, self._port,
-                                                timeout=self._read_timeout)
+                                                timeout=self._connect_timeout)
             )
             self._local.connection = connection
             with self._lock:

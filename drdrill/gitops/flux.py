@@ -87,8 +87,12 @@ def kustomization_readiness(obj: Mapping[str, Any], *, source_revision: str | No
     status = obj.get("status") or {}
     # A failure counts once Flux has tried the very revision the source holds: before that,
     # "artifact not found" only means the source is not ready yet.
+    message = str(ready.get("message", ""))
     tried_current = source_revision is not None and (
         status.get("lastAttemptedRevision") == source_revision
+        # Fetching the artifact failed for a reason other than the source not being ready
+        # (e.g. "kustomization path not found"); Flux sets no attempted revision then.
+        or (ready.get("reason") == "ArtifactFailed" and not message.startswith("Source"))
     )
     if ready.get("status") == "False" and source_revision is not None and (
         ready.get("reason") in KUSTOMIZATION_FAILURES or tried_current

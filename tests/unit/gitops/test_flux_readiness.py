@@ -62,10 +62,21 @@ def test_kustomization_applied_the_source_revision() -> None:
     assert kustomization_readiness(kustomization, source_revision=REV).ready
 
 
-def test_kustomization_waiting_for_its_source_is_not_a_failure() -> None:
-    kustomization = obj(conditions=[ready("False", "ArtifactFailed", "Source artifact not found")])
-    state = kustomization_readiness(kustomization, source_revision=None)
+@pytest.mark.parametrize("source_revision", [None, REV])
+def test_kustomization_waiting_for_its_source_is_not_a_failure(source_revision: str | None) -> (
+    None
+):
+    kustomization = obj(conditions=[ready("False", "ArtifactFailed",
+                                          "Source artifact not found, retrying in 30s")])
+    state = kustomization_readiness(kustomization, source_revision=source_revision)
     assert not state.ready and state.failure is None
+
+
+def test_kustomization_path_not_found_fails_without_attempted_revision() -> None:
+    kustomization = obj(observedGeneration=-1, conditions=[ready(
+        "False", "ArtifactFailed", "kustomization path not found: stat /tmp/k/x: no such file")])
+    state = kustomization_readiness(kustomization, source_revision=REV)
+    assert state.failure is not None
 
 
 @pytest.mark.parametrize("reason", ["BuildFailed", "ReconciliationFailed", "ArtifactFailed"])
