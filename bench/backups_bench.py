@@ -2,7 +2,9 @@
 
 Cases: (a) one 2 GiB object, (b) 10,000 objects of 64 KiB. For each, drdrill (streamed GET,
 sha256 while writing, compared with the manifest) and `s5cmd cp` (download only, no hashing)
-restore the same objects from the same server; medians of --runs runs. Also single-core
+restore the same objects from the same server with the same concurrency (s5cmd's
+--numworkers and cp --concurrency); runs alternate between the two, medians of --runs runs.
+Both are timed end to end as a user runs them, process start and listing included. Also single-core
 hashlib.sha256 speed, and drdrill's peak RSS (ru_maxrss of the CLI subprocess via wait4).
 Objects are written straight into versitygw's posix folder; every restore folder is removed
 after its run and the whole work folder at the end, so disk use stays near 2 x the data.
@@ -106,11 +108,18 @@ def run_drdrill(work: Path, scenario_path: Path, env: dict[str, str]) -> tuple[f
         shutil.rmtree(restore, ignore_errors=True)
 
 
-def run_s5cmd(work: Path, server: S3Server, bucket: str, prefix: str,
+def s5cmd_command(server: S3Server, bucket: str, prefix: str, restore: Path,
+                  concurrency: int) -> list[str]:
+    """s5cmd with drdrill's concurrency: as many objects, or parts of one object, at a time."""
+    return [str(testbed_binary("s5cmd")), "--endpoint-url", server.endpoint,
+            "--numworkers", str(concurrency), "cp", "--concurrency", str(concurrency),
+            f"s3://{bucket}/{prefix}/*", f"{restore}/"]
+
+
+def run_s5cmd(work: Path, server: S3Server, bucket: str, prefix: str, concurrency: int,
               env: dict[str, str]) -> float:
     restore = work / "restore-s5cmd"
-    command = [str(testbed_binary("s5cmd")), "--endpoint-url", server.endpoint, "cp",
-               f"s3://{bucket}/{prefix}/*", f"{restore}/"]
+    command = s5cmd_command(server, bucket, prefix, restore, concurrency)
     try:
         seconds, code, _ = timed_child(command, env)
         if code != 0:
@@ -139,10 +148,11 @@ def bench_case(
         seconds, peak = run_drdrill(work, path, env)
         drdrill_s.append(seconds)
         rss.append(peak)
-        s5_s.append(run_s5cmd(work, server, bucket, prefix, env))
+        s5_s.append(run_s5cmd(work, server, bucket, prefix, concurrency, env))
     drdrill_median, s5_median = statistics.median(drdrill_s), statistics.median(s5_s)
     return {
         "case": name, "bytes": total_bytes, "runs": runs, "concurrency": concurrency,
+        "s5cmd_args": s5cmd_command(server, bucket, prefix, Path("DEST"), concurrency)[1:],
         "drdrill_seconds": drdrill_s, "s5cmd_seconds": s5_s,
         "drdrill_median_seconds": round(drdrill_median, 3),
         "s5cmd_median_seconds": round(s5_median, 3),

@@ -54,7 +54,20 @@ export CGO_ENABLED=0
 
 BIN=$DIR/bin
 WORK=$DIR/.work
-mkdir -p "$BIN" "$DIR/crds/flux" "$WORK"
+mkdir -p "$BIN" "$DIR/crds" "$DIR/kwok"
+# one build per key dir at a time (parallel CI jobs, two shells)
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$DIR/.lock"
+  if ! flock -n 9; then
+    echo "testbed: another build.sh is building $DIR, waiting for it ..."
+    flock 9
+  fi
+  if [[ -f $DIR/.complete ]]; then
+    echo "testbed: up to date: $DIR"
+    exit 0
+  fi
+fi
+mkdir -p "$WORK"
 LDFLAGS_BASE="-s -w"
 TOTAL_STEPS=9
 T_START=$SECONDS
@@ -68,6 +81,14 @@ wrapper() {
   mkdir -p "$w"
   cd "$w"
   printf 'module drdrill.testbed/%s\n\ngo 1.26\n' "$1" >go.mod
+}
+
+# goget ARGS...: go get -tool, its chatter goes to get.log (shown on failure)
+goget() {
+  if ! go get -tool "$@" >get.log 2>&1; then
+    cat get.log >&2
+    return 1
+  fi
 }
 
 # build_to OUT PKG [extra go build args...]: build one binary atomically into $BIN
@@ -94,7 +115,7 @@ step() {
 
 build_etcd() {
   wrapper etcd
-  go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  goget "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
   build_to etcd go.etcd.io/etcd/server/v3 \
     -ldflags "$LDFLAGS_BASE -X go.etcd.io/etcd/api/v3/version.GitSHA=drdrill-testbed"
 }
@@ -118,7 +139,7 @@ build_kubernetes() {
   for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
   local gets=()
   for c in "${pkgs[@]}"; do gets+=("$c@$KUBERNETES_VERSION"); done
-  go get -tool "${gets[@]}"
+  goget "${gets[@]}"
   local v=${KUBERNETES_VERSION#v} major minor ld=() p k
   major=${v%%.*}; minor=${v#*.}; minor=${minor%%.*}
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -137,7 +158,7 @@ build_kubernetes() {
 
 build_kwok() {
   wrapper kwok
-  go get -tool "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+  goget "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
   local ld="$LDFLAGS_BASE -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
   ld+=" -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBERNETES_VERSION#v}"
   local out=$WORK/kwok/out
@@ -159,7 +180,7 @@ flux_wrapper() {
     inblock { if ($0 !~ /=> *\./) print "replace " $0; next }
     /^replace / { if ($0 !~ /=> *\./) print; next }
   ' "$gomod" | sed 's/^replace[[:space:]]\+/replace /' >>go.mod
-  go get -tool "$mod@$ver"
+  goget "$mod@$ver"
 }
 
 build_source_controller() {
@@ -172,33 +193,52 @@ build_kustomize_controller() {
   build_to kustomize-controller github.com/fluxcd/kustomize-controller
 }
 
-copy_flux_crds() {
-  local mod ver d f tmp
+# module_dir MODULE@VERSION: where the go command unpacked that module
+module_dir() {
+  go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
+}
+
+copy_manifests() {
+  local mod d f tmp
+  # Flux CRDs (source-controller + kustomize-controller config/crd/bases)
   tmp=$DIR/crds/.flux.tmp.$$
   rm -rf "$tmp"
   mkdir -p "$tmp"
   for mod in "github.com/fluxcd/source-controller@$FLUX_SOURCE_CONTROLLER_VERSION" \
     "github.com/fluxcd/kustomize-controller@$FLUX_KUSTOMIZE_CONTROLLER_VERSION"; do
-    d=$(go mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    d=$(module_dir "$mod")
     for f in "$d"/config/crd/bases/*.yaml; do
       install -m 0644 "$f" "$tmp/"
     done
   done
+  touch "$tmp/.done"
   rm -rf "$DIR/crds/flux"
   mv "$tmp" "$DIR/crds/flux"
-  touch "$DIR/crds/flux/.done"
+  # kwok's stock Stage manifests (for clusters created with --enable-crds=Stage)
+  d=$(module_dir "sigs.k8s.io/kwok@$KWOK_VERSION")/kustomize/stage
+  tmp=$DIR/kwok/.stages.tmp.$$
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  (cd "$d" && find . -name '*.yaml' ! -path '*/testdata/*' ! -name kustomization.yaml) |
+    while read -r f; do
+      mkdir -p "$tmp/$(dirname "$f")"
+      install -m 0644 "$d/$f" "$tmp/$f"
+    done
+  touch "$tmp/.done"
+  rm -rf "$DIR/kwok/stages"
+  mv "$tmp" "$DIR/kwok/stages"
 }
 
 build_versitygw() {
   wrapper versitygw
-  go get -tool "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+  goget "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
   build_to versitygw github.com/versity/versitygw/cmd/versitygw \
     -ldflags "$LDFLAGS_BASE -X main.Version=$VERSITYGW_VERSION"
 }
 
 build_toxiproxy() {
   wrapper toxiproxy
-  go get -tool "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" \
+  goget "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" \
     "github.com/Shopify/toxiproxy/v2/cmd/cli@$TOXIPROXY_VERSION"
   local ld="$LDFLAGS_BASE -X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION"
   build_to toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server -ldflags "$ld"
@@ -207,7 +247,7 @@ build_toxiproxy() {
 
 build_s5cmd() {
   wrapper s5cmd
-  go get -tool "github.com/peak/s5cmd/v2@$S5CMD_VERSION"
+  goget "github.com/peak/s5cmd/v2@$S5CMD_VERSION"
   build_to s5cmd github.com/peak/s5cmd/v2 \
     -ldflags "$LDFLAGS_BASE -X github.com/peak/s5cmd/v2/version.Version=$S5CMD_VERSION"
 }
@@ -219,11 +259,27 @@ step 2 "kube-apiserver, kube-controller-manager, kube-scheduler, kubectl" \
 step 3 "kwok, kwokctl" "bin/kwok bin/kwokctl" build_kwok
 step 4 source-controller "bin/source-controller" build_source_controller
 step 5 kustomize-controller "bin/kustomize-controller" build_kustomize_controller
-step 6 "Flux CRDs" "crds/flux/.done" copy_flux_crds
+step 6 "Flux CRDs, kwok stages" "crds/flux/.done kwok/stages/.done" copy_manifests
 step 7 versitygw "bin/versitygw" build_versitygw
 step 8 "toxiproxy-server, toxiproxy-cli" "bin/toxiproxy-server bin/toxiproxy-cli" build_toxiproxy
 step 9 s5cmd "bin/s5cmd" build_s5cmd
 
+# kwokctl configuration using these binaries, every component bound to 127.0.0.1
+cat >"$DIR/kwokctl.yaml" <<EOF
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  runtime: binary
+  bindAddress: 127.0.0.1
+  kubeVersion: $KUBERNETES_VERSION
+  etcdBinary: $BIN/etcd
+  kubeApiserverBinary: $BIN/kube-apiserver
+  kubeControllerManagerBinary: $BIN/kube-controller-manager
+  kubeSchedulerBinary: $BIN/kube-scheduler
+  kwokControllerBinary: $BIN/kwok
+  kubectlBinary: $BIN/kubectl
+EOF
+install -m 0644 "$VERSIONS_FILE" "$DIR/versions.env"
 rm -rf "$WORK"
 date -u +%Y-%m-%dT%H:%M:%SZ >"$DIR/.complete"
 log "complete in $((SECONDS - T_START)) s: $DIR"
