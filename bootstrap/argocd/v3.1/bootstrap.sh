@@ -19,10 +19,22 @@ name="${DRDRILL_NAME:-platform}"
 kubectl=(kubectl)
 [[ -n "${DRDRILL_KUBE_CONTEXT:-}" ]] && kubectl+=(--context "$DRDRILL_KUBE_CONTEXT")
 
+# `kubectl wait` errors out (instead of waiting) while a new CRD has no status yet: retry.
+wait_established() {
+  local attempt
+  for attempt in $(seq 1 60); do
+    if "${kubectl[@]}" wait --for=condition=established --timeout=30s "$@" >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 1
+  done
+  "${kubectl[@]}" wait --for=condition=established --timeout=5s "$@"
+}
+
 "${kubectl[@]}" create namespace "$namespace" --dry-run=client -o yaml | "${kubectl[@]}" apply -f -
 echo "argocd bootstrap: installing components from ${DRDRILL_INSTALL_MANIFESTS}"
 "${kubectl[@]}" -n "$namespace" apply --server-side --force-conflicts -f "$DRDRILL_INSTALL_MANIFESTS"
-"${kubectl[@]}" wait --for=condition=established --timeout=120s crd/applications.argoproj.io
+wait_established crd/applications.argoproj.io
 
 if [[ -n "${DRDRILL_SECRET_SSH_KEY_FILE:-}" ]]; then
   echo "argocd bootstrap: registering the repository credentials from a file"

@@ -24,12 +24,24 @@ interval="${DRDRILL_INTERVAL:-10m}"
 kubectl=(kubectl)
 [[ -n "${DRDRILL_KUBE_CONTEXT:-}" ]] && kubectl+=(--context "$DRDRILL_KUBE_CONTEXT")
 
+# `kubectl wait` errors out (instead of waiting) while a new CRD has no status yet: retry.
+wait_established() {
+  local attempt
+  for attempt in $(seq 1 60); do
+    if "${kubectl[@]}" wait --for=condition=established --timeout=30s "$@" >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 1
+  done
+  "${kubectl[@]}" wait --for=condition=established --timeout=5s "$@"
+}
+
 echo "flux bootstrap: installing components from ${DRDRILL_INSTALL_MANIFESTS}"
 "${kubectl[@]}" apply --server-side --force-conflicts -f "$DRDRILL_INSTALL_MANIFESTS"
 
 echo "flux bootstrap: waiting for the Flux CRDs to be established"
-"${kubectl[@]}" wait --for=condition=established --timeout=120s \
-  crd/gitrepositories.source.toolkit.fluxcd.io crd/kustomizations.kustomize.toolkit.fluxcd.io
+wait_established crd/gitrepositories.source.toolkit.fluxcd.io \
+  crd/kustomizations.kustomize.toolkit.fluxcd.io
 
 "${kubectl[@]}" create namespace "$namespace" --dry-run=client -o yaml | "${kubectl[@]}" apply -f -
 

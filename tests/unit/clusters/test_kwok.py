@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -166,10 +167,11 @@ def test_process_checks_tell_running_from_exited(tmp_path: Path) -> None:
     from drdrill.clusters.kwok import _runs_from, _threads_gone
 
     marker = tmp_path / "component"
-    proc = subprocess.Popen(["sleep", "30", str(marker)], start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", str(marker)],
+                            start_new_session=True)
     try:
-        for _ in range(100):  # until exec has replaced the forked copy of this process
-            if b"sleep" in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+        for _ in range(200):  # until exec has replaced the forked copy of this process
+            if b"time.sleep(30)" in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
                 break
             time.sleep(0.01)
         assert _runs_from(proc.pid, tmp_path)
