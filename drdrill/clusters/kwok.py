@@ -208,7 +208,10 @@ class KwokCluster:
         wait = max(5, int(deadline.remaining()) - 5)
         process = start_process(Command(
             (str(kwokctl), "--config", str(config), "create", "cluster", "--name", name,
-             "--runtime", "binary", "--wait", f"{wait}s"),
+             "--runtime", "binary", "--wait", f"{wait}s",
+             # Empty: otherwise kwokctl adds (and on delete removes) a context in the user's
+             # ~/.kube/config or $KUBECONFIG, and may change its current context.
+             "--kubeconfig", ""),
             env=self._workdir_env(workdir), log_file=workdir / "kwokctl.log",
         ))
         started = time.monotonic()
