@@ -69,7 +69,7 @@ if command -v flock >/dev/null 2>&1; then
 fi
 mkdir -p "$WORK"
 LDFLAGS_BASE="-s -w"
-TOTAL_STEPS=9
+TOTAL_STEPS=10
 T_START=$SECONDS
 
 log() { echo "testbed: $*"; }
@@ -229,6 +229,20 @@ copy_manifests() {
   mv "$tmp" "$DIR/kwok/stages"
 }
 
+# Argo CD cannot be built from the module proxy, but its CRDs are plain YAML inside the module:
+# the kwok provider installs them and a kwok stage plays the controller.
+copy_argocd_crds() {
+  local d tmp
+  d=$(module_dir "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION")/manifests/crds
+  tmp=$DIR/crds/.argocd.tmp.$$
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  install -m 0644 "$d/application-crd.yaml" "$d/appproject-crd.yaml" "$tmp/"
+  touch "$tmp/.done"
+  rm -rf "$DIR/crds/argocd"
+  mv "$tmp" "$DIR/crds/argocd"
+}
+
 build_versitygw() {
   wrapper versitygw
   goget "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
@@ -263,6 +277,7 @@ step 6 "Flux CRDs, kwok stages" "crds/flux/.done kwok/stages/.done" copy_manifes
 step 7 versitygw "bin/versitygw" build_versitygw
 step 8 "toxiproxy-server, toxiproxy-cli" "bin/toxiproxy-server bin/toxiproxy-cli" build_toxiproxy
 step 9 s5cmd "bin/s5cmd" build_s5cmd
+step 10 "Argo CD CRDs" "crds/argocd/.done" copy_argocd_crds
 
 # kwokctl configuration using these binaries, every component bound to 127.0.0.1
 cat >"$DIR/kwokctl.yaml" <<EOF
