@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from drdrill.errors import InfrastructureError, PrerequisiteError
 from drdrill.timing import Deadline
@@ -72,18 +73,15 @@ def _merged_env(env: Mapping[str, str] | None) -> dict[str, str] | None:
     return None if env is None else {**os.environ, **env}
 
 
-def start_process(command: Command) -> ManagedProcess:
-    """Start `command` detached from our terminal's signals, in a new process group."""
-    if command.log_file is not None:
-        command.log_file.parent.mkdir(parents=True, exist_ok=True)
-    output = command.log_file.open("ab") if command.log_file else subprocess.DEVNULL
+def _spawn(command: Command, *, stdout: Any) -> subprocess.Popen[bytes]:
+    """Start `command` in a new session (its own process group), no stdin, stderr to stdout."""
     try:
-        popen = subprocess.Popen(
+        return subprocess.Popen(
             command.argv,
             env=_merged_env(command.env),
             cwd=command.cwd,
             stdin=subprocess.DEVNULL,
-            stdout=output,
+            stdout=stdout,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -91,10 +89,17 @@ def start_process(command: Command) -> ManagedProcess:
         raise PrerequisiteError(f"{command.argv[0]}: not found; install it or fix PATH") from err
     except PermissionError as err:
         raise PrerequisiteError(f"{command.argv[0]}: not executable") from err
-    finally:
-        if command.log_file is not None and not isinstance(output, int):
-            output.close()
-    return ManagedProcess(command=command, popen=popen)
+    except OSError as err:
+        raise PrerequisiteError(f"{command.argv[0]}: cannot start ({err.strerror})") from err
+
+
+def start_process(command: Command) -> ManagedProcess:
+    """Start a long-running `command`, detached from our terminal's signals, output to its log."""
+    if command.log_file is None:
+        return ManagedProcess(command=command, popen=_spawn(command, stdout=subprocess.DEVNULL))
+    command.log_file.parent.mkdir(parents=True, exist_ok=True)
+    with command.log_file.open("ab") as output:
+        return ManagedProcess(command=command, popen=_spawn(command, stdout=output))
 
 
 def _group_alive(pgid: int) -> bool:
@@ -168,18 +173,7 @@ def run_streaming(
 ) -> StreamedRun:
     """Run to completion, handing each output line to `on_line`; kill the group at the deadline."""
     started = time.monotonic()
-    try:
-        popen = subprocess.Popen(
-            command.argv,
-            env=_merged_env(command.env),
-            cwd=command.cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    except OSError as err:
-        raise PrerequisiteError(f"{command.argv[0]}: cannot start ({err.strerror})") from err
+    popen = _spawn(command, stdout=subprocess.PIPE)
     tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
     assert popen.stdout is not None
     selector = selectors.DefaultSelector()

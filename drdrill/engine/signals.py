@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
 
 import structlog
@@ -25,28 +25,23 @@ def _note_and_ignore(signum: int, _frame: FrameType | None) -> None:
 
 
 @contextmanager
-def interrupts_raise() -> Iterator[None]:
+def _signals_handled_by(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; elsewhere the caller's stay
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in _HANDLED}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def interrupts_raise() -> AbstractContextManager[None]:
     """Within the block, SIGINT/SIGTERM raise `DrillInterrupted` (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in _HANDLED}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return _signals_handled_by(_raise_interrupted)
 
 
-@contextmanager
-def interrupts_deferred() -> Iterator[None]:
+def interrupts_deferred() -> AbstractContextManager[None]:
     """Within the block (cleanup, report writing) a signal is logged, not obeyed."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, _note_and_ignore) for sig in _HANDLED}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return _signals_handled_by(_note_and_ignore)
