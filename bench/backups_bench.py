@@ -4,12 +4,19 @@ Cases: (a) one 2 GiB object, (b) 10,000 objects of 64 KiB. For each, drdrill (st
 sha256 while writing, compared with the manifest) and `s5cmd cp` (download only, no hashing)
 restore the same objects from the same server with the same concurrency (s5cmd's
 --numworkers and cp --concurrency); runs alternate between the two, medians of --runs runs.
-Both are timed end to end as a user runs them, process start and listing included. Also single-core
-hashlib.sha256 speed, and drdrill's peak RSS (ru_maxrss of the CLI subprocess via wait4).
+Both are timed end to end as a user runs them, process start and listing included; the ratio
+compares those end-to-end medians. drdrill's in-process time (its backups phase, from the
+report: listing, manifest, restore and verify, without interpreter start, imports and report
+writing) and the import time alone (`import drdrill.cli.app`) are reported beside it, so the
+startup cost is visible. s5cmd splits a large object into parts of its default --part-size
+(50 MiB), --concurrency at a time; drdrill into 24 MiB parts, at most
+maxConcurrency and 5 at a time (its 144 MiB window). Also single-core hashlib.sha256 speed,
+and drdrill's peak RSS (ru_maxrss of the CLI subprocess via wait4).
 Objects are written straight into versitygw's posix folder; every restore folder is removed
 after its run and the whole work folder at the end, so disk use stays near 2 x the data.
 
     .venv/bin/python bench/backups_bench.py [--runs 3] [--big-mib 2048] [--small-count 10000]
+        [--cases big,small]
 Writes bench/results/backups.json and prints a table.
 """
 
@@ -94,18 +101,28 @@ def timed_child(command: list[str], env: dict[str, str]) -> tuple[float, int, in
     return elapsed, code, usage.ru_maxrss * 1024
 
 
-def run_drdrill(work: Path, scenario_path: Path, env: dict[str, str]) -> tuple[float, int]:
-    restore = work / "restore-drdrill"
+def run_drdrill(work: Path, scenario_path: Path, env: dict[str, str]) -> tuple[float, int, float]:
+    """(end-to-end seconds, peak RSS, seconds of the backups phase from the report)."""
+    restore, reports = work / "restore-drdrill", work / "reports"
     command = [sys.executable, "-c", "from drdrill.cli.app import main; main()", "backups",
                "verify", str(scenario_path), "--restore-dir", str(restore),
-               "--report-dir", str(work / "reports")]
+               "--report-dir", str(reports)]
     try:
         seconds, code, rss = timed_child(command, env)
         if code != 0:
             raise SystemExit(f"drdrill verify failed with exit {code}")
-        return seconds, rss
+        report = json.loads((reports / "bench" / "latest" / "report.json").read_text())
+        phase = next(p for p in report["phases"] if p["name"] == "backups")
+        return seconds, rss, float(phase["durationSeconds"])
     finally:
         shutil.rmtree(restore, ignore_errors=True)
+        shutil.rmtree(reports, ignore_errors=True)
+
+
+def import_seconds(env: dict[str, str], runs: int) -> float:
+    """Median time of a process that only imports the CLI (interpreter start included)."""
+    command = [sys.executable, "-c", "import drdrill.cli.app"]
+    return statistics.median(timed_child(command, env)[0] for _ in range(runs))
 
 
 def s5cmd_command(server: S3Server, bucket: str, prefix: str, restore: Path,
@@ -143,22 +160,28 @@ def bench_case(
     runs: int, concurrency: int, env: dict[str, str],
 ) -> dict[str, Any]:
     path = scenario(work, server, bucket, prefix, concurrency)
-    drdrill_s, rss, s5_s = [], [], []
+    drdrill_s, rss, phase_s, s5_s = [], [], [], []
     for _ in range(runs):
-        seconds, peak = run_drdrill(work, path, env)
+        seconds, peak, phase = run_drdrill(work, path, env)
         drdrill_s.append(seconds)
         rss.append(peak)
+        phase_s.append(phase)
         s5_s.append(run_s5cmd(work, server, bucket, prefix, concurrency, env))
     drdrill_median, s5_median = statistics.median(drdrill_s), statistics.median(s5_s)
+    phase_median = statistics.median(phase_s)
     return {
         "case": name, "bytes": total_bytes, "runs": runs, "concurrency": concurrency,
         "s5cmd_args": s5cmd_command(server, bucket, prefix, Path("DEST"), concurrency)[1:],
-        "drdrill_seconds": drdrill_s, "s5cmd_seconds": s5_s,
+        "drdrill_seconds": drdrill_s, "s5cmd_seconds": s5_s, "drdrill_phase_seconds": phase_s,
         "drdrill_median_seconds": round(drdrill_median, 3),
         "s5cmd_median_seconds": round(s5_median, 3),
         "drdrill_mib_per_s": round(total_bytes / drdrill_median / MIB, 1),
         "s5cmd_mib_per_s": round(total_bytes / s5_median / MIB, 1),
         "ratio_vs_s5cmd": round(s5_median / drdrill_median, 3),
+        "ratio_per_run_pair_median": round(
+            statistics.median(s / d for s, d in zip(s5_s, drdrill_s, strict=True)), 3),
+        "drdrill_phase_median_seconds": round(phase_median, 3),
+        "drdrill_phase_mib_per_s": round(total_bytes / phase_median / MIB, 1),
         "drdrill_peak_rss_mib": round(max(rss) / MIB, 1),
     }
 
@@ -170,6 +193,7 @@ def main() -> None:
     parser.add_argument("--small-count", type=int, default=10_000)
     parser.add_argument("--small-kib", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--cases", default="big,small", help="big, small or both")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "backups.json")
     args = parser.parse_args()
 
@@ -179,19 +203,25 @@ def main() -> None:
             env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
             env.update(credential_env(server))
             server.client().create_bucket(Bucket="bench")
-            big = {"weights.bin": args.big_mib * MIB}
-            small = {f"shard-{i:05d}.bin": args.small_kib * 1024 for i in range(args.small_count)}
-            write_objects(server, "bench", "big", big)
-            write_objects(server, "bench", "small", small)
+            wanted = set(args.cases.split(","))
+            sets = {
+                "big": ("one big object", {"weights.bin": args.big_mib * MIB}),
+                "small": ("many small objects", {
+                    f"shard-{i:05d}.bin": args.small_kib * 1024 for i in range(args.small_count)
+                }),
+            }
             hash_speed = sha256_speed()
-            cases = [
-                bench_case("one big object", work=work, server=server, bucket="bench",
-                           prefix="big", total_bytes=sum(big.values()), runs=args.runs,
-                           concurrency=args.concurrency, env=env),
-                bench_case("many small objects", work=work, server=server, bucket="bench",
-                           prefix="small", total_bytes=sum(small.values()), runs=args.runs,
-                           concurrency=args.concurrency, env=env),
-            ]
+            startup = import_seconds(env, max(3, args.runs))
+            cases = []
+            for prefix, (name, sizes) in sets.items():
+                if prefix not in wanted:
+                    continue
+                write_objects(server, "bench", prefix, sizes)
+                cases.append(bench_case(
+                    name, work=work, server=server, bucket="bench", prefix=prefix,
+                    total_bytes=sum(sizes.values()), runs=args.runs,
+                    concurrency=args.concurrency, env=env,
+                ))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results = {
@@ -199,6 +229,7 @@ def main() -> None:
         "at": datetime.now(UTC).isoformat(),
         "cpus": os.cpu_count(),
         "sha256_single_core_mib_per_s": round(hash_speed / MIB, 1),
+        "drdrill_import_median_seconds": round(startup, 3),
         "goals": {"big_ratio_min": 0.8, "small_ratio_min": 1.0, "peak_rss_mib_max": 300},
         "cases": cases,
     }
@@ -206,9 +237,12 @@ def main() -> None:
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"sha256 single core: {results['sha256_single_core_mib_per_s']} MiB/s, "
           f"{results['cpus']} CPUs")
-    print(f"{'case':<20} {'drdrill MiB/s':>14} {'s5cmd MiB/s':>12} {'ratio':>6} {'RSS MiB':>8}")
+    print(f"import drdrill.cli.app: {results['drdrill_import_median_seconds']} s")
+    print(f"{'case':<20} {'drdrill MiB/s':>14} {'in-process':>11} {'s5cmd MiB/s':>12} "
+          f"{'ratio':>6} {'RSS MiB':>8}")
     for case in cases:
-        print(f"{case['case']:<20} {case['drdrill_mib_per_s']:>14} {case['s5cmd_mib_per_s']:>12} "
+        print(f"{case['case']:<20} {case['drdrill_mib_per_s']:>14} "
+              f"{case['drdrill_phase_mib_per_s']:>11} {case['s5cmd_mib_per_s']:>12} "
               f"{case['ratio_vs_s5cmd']:>6} {case['drdrill_peak_rss_mib']:>8}")
     print(f"written to {args.output}")
 

@@ -62,9 +62,9 @@ def timed_steps(record: dict[str, float]) -> Iterator[None]:
 
 
 def one_run(nodes: int) -> dict[str, Any]:
-    settings = KwokSettings(node_pools=(NodePool(name="bench", count=nodes),),
-                            readiness_delay="1s")
-    provider = KwokCluster(drill=f"bench-{uuid.uuid4().hex[:6]}", settings=settings)
+    settings = KwokSettings(readiness_delay="1s")
+    provider = KwokCluster(drill=f"bench-{uuid.uuid4().hex[:6]}", settings=settings,
+                           pools=(NodePool(name="bench", count=nodes),))
     steps: dict[str, float] = {}
     started = time.perf_counter()
     with timed_steps(steps):

@@ -37,8 +37,8 @@ def one_run(workloads: int) -> dict[str, float]:
         write_repo(root, [NAMESPACE, *(deployment(f"model-{i:04d}") for i in range(workloads))])
         scenario = write_scenario(
             root, name="bench-drill", gitops={},
-            kwok={"readinessDelay": "1s", "readinessJitter": "8s",
-                  "nodePools": [{"name": "cpu", "count": 10, "cpu": "512", "memory": "2Ti"}]},
+            kwok={"readinessDelay": "1s", "readinessJitter": "8s"},
+            pools=[{"name": "cpu", "count": 10, "cpu": "512", "memory": "2Ti"}],
             sla={"rto": "10m"},
         )
         result, report = run_drill(scenario, env=base_env(root), timeout=600)

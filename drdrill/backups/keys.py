@@ -51,7 +51,9 @@ def safe_key_problem(relative_key: str) -> str | None:
 
 
 def create_restore_file(root_fd: int, parts: tuple[str, ...]) -> int:
-    """Create `parts` below the directory `root_fd` and return a write descriptor.
+    """Create `parts` below the directory `root_fd`; return it open for reading and writing.
+
+    Read as well as write: large objects are written through a mapping of the file.
 
     Intermediate folders are created as needed and opened with O_NOFOLLOW; the file itself
     is created with O_EXCL, so an existing file or symlink makes this fail with OSError.
@@ -65,7 +67,7 @@ def create_restore_file(root_fd: int, parts: tuple[str, ...]) -> int:
             child = os.open(part, dir_flags, dir_fd=current)
             os.close(current)
             current = child
-        file_flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        file_flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         return os.open(parts[-1], file_flags, 0o600, dir_fd=current)
     finally:
         os.close(current)

@@ -1,18 +1,24 @@
 """Restore one large object with parallel ranged GETs, still hashed in order while it arrives.
 
-A single GET stream is bound by one core reading, hashing and writing in turn. Here parts are
-read in parallel straight into a fixed set of buffers (no copy, no fresh memory per part),
-then hashed by the calling thread while a writer thread appends them, both in order; the
-buffers (WINDOW_BYTES) bound RSS whatever the object's size. Every part GET carries
-`If-Match: <ETag>` so an object replaced mid-restore fails instead of producing a mix of two
-versions. A broken part is fetched again, not the whole object; so are throttled or 5xx parts.
+A single GET stream is bound by one core reading, hashing and writing in turn. Here the file
+is allocated once at its full size and each part is read straight into a shared mapping of
+its slice of the file: the kernel copies the bytes from the socket into the page cache once,
+with no `write` copy after it and no buffer of our own. The calling thread hashes the parts
+in order as they complete, while the other parts still download, and then unmaps them;
+the parts mapped at a time (WINDOW_BYTES) bound RSS whatever the object's size. Allocating
+first also means a full disk fails at once with ENOSPC instead of faulting a mapped page.
+
+Every part GET carries `If-Match: <ETag>` so an object replaced mid-restore fails instead of
+producing a mix of two versions. A broken part is fetched again, not the whole object; so are
+throttled or 5xx parts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
-import queue
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -32,9 +38,10 @@ from drdrill.backups.streaming import (
 )
 from drdrill.timing import Deadline
 
-PART_BYTES = 16 * 1024 * 1024
-# Parts in flight or waiting to be hashed, at most; their buffers are all the memory used.
-WINDOW_BYTES = 128 * 1024 * 1024
+PART_BYTES = 24 * 1024 * 1024
+# Parts mapped at a time (in flight or waiting to be hashed): all the memory a restore uses.
+# Five parts in flight and one being hashed kept two cores busiest in bench/backups_bench.py.
+WINDOW_BYTES = 6 * PART_BYTES
 # Objects at least this large are fetched in parts.
 RANGED_MIN_BYTES = 64 * 1024 * 1024
 
@@ -62,28 +69,28 @@ def _fetch_part_botocore(client: S3Client, *, bucket: str, key: str, etag: str |
 
 
 def _part_with_retries(client: S3Client, signed: SignedGetter | None, *, bucket: str, key: str,
-                       etag: str | None, start: int, buffer: memoryview,
-                       deadline: Deadline) -> memoryview:
-    """Fill `buffer` with the part at `start`."""
+                       etag: str | None, fd: int, start: int, length: int,
+                       deadline: Deadline) -> mmap.mmap:
+    """The part at `start`, read into a fresh mapping of the file's bytes it covers."""
     retrying = Retrying(
         retry=retry_if_exception(lambda e: isinstance(e, BROKEN_STREAM) or is_server_busy(e)),
         stop=stop_any(StopWhenAttemptsUsedUp(), StopAtDeadline(deadline)),
         wait=backoff(),
         reraise=True,
     )
-    if signed is not None:
-        retrying(signed.read_range_into, bucket=bucket, key=key, start=start, buffer=buffer,
-                 if_match=etag)
-    else:
-        retrying(_fetch_part_botocore, client, bucket=bucket, key=key, etag=etag, start=start,
-                 buffer=buffer)
-    return buffer
-
-
-def _write_at(fd: int, data: memoryview, offset: int) -> None:
-    while data:
-        written = os.pwrite(fd, data, offset)
-        data, offset = data[written:], offset + written
+    part = mmap.mmap(fd, length, offset=start)
+    try:
+        with memoryview(part) as buffer:
+            if signed is not None:
+                retrying(signed.read_range_into, bucket=bucket, key=key, start=start,
+                         buffer=buffer, if_match=etag)
+            else:
+                retrying(_fetch_part_botocore, client, bucket=bucket, key=key, etag=etag,
+                         start=start, buffer=buffer)
+    except BaseException:
+        part.close()
+        raise
+    return part
 
 
 def _ranges(size: int, part: int) -> Iterator[tuple[int, int]]:
@@ -96,54 +103,49 @@ def stream_ranged(client: S3Client, *, bucket: str, key: str, fd: int, concurren
                   part_bytes: int = PART_BYTES) -> StreamedObject:
     """Fetch `key` in parts into `fd`, hashing in order; same result shape as a single GET.
 
-    Parts go through `signed` when given, else through botocore.
+    `fd` must be open for reading and writing (its file is mapped) and empty. Parts go
+    through `signed` when given, else through botocore; `part_bytes` is rounded up to a
+    multiple of the page size, as mappings start on page boundaries.
     """
     head: Any = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
     size, etag = int(head["ContentLength"]), head.get("ETag")
     checksum = s3_sha256_of(head.get("ChecksumSHA256"), head.get("ChecksumType"))
-    window = max(2, min(concurrency + 1, WINDOW_BYTES // part_bytes))
-    free: queue.SimpleQueue[memoryview] = queue.SimpleQueue()
-    for _ in range(min(window, -(-size // part_bytes))):
-        free.put(memoryview(bytearray(part_bytes)))
+    page = mmap.ALLOCATIONGRANULARITY
+    part_bytes = max(page, -(-part_bytes // page) * page)
+    workers = max(1, min(concurrency, WINDOW_BYTES // part_bytes - 1))
     digest = hashlib.sha256()
     received = 0
-    workers = max(1, min(concurrency, window - 1))
-    with (ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drdrill-part") as pool,
-          ThreadPoolExecutor(max_workers=1, thread_name_prefix="drdrill-write") as writer):
-        pending: list[tuple[memoryview, int, Future[memoryview]]] = []
+    if size:
+        os.posix_fallocate(fd, 0, size)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drdrill-part") as pool:
+        pending: deque[Future[mmap.mmap]] = deque()
         try:
             for start, length in _ranges(size, part_bytes):
-                while True:
-                    try:
-                        buffer = free.get_nowait()
-                        break
-                    except queue.Empty:
-                        received += _hash_next(pending, digest, free, writer, fd)
-                pending.append((buffer, start, pool.submit(
+                if len(pending) > workers:
+                    received += _hash_oldest(pending, digest)
+                pending.append(pool.submit(
                     _part_with_retries, client, signed, bucket=bucket, key=key, etag=etag,
-                    start=start, buffer=buffer[:length], deadline=deadline,
-                )))
+                    fd=fd, start=start, length=length, deadline=deadline,
+                ))
             while pending:
-                received += _hash_next(pending, digest, free, writer, fd)
+                received += _hash_oldest(pending, digest)
         except BaseException:
-            for _, _, future in pending:
+            for future in pending:
                 future.cancel()
+            for future in pending:
+                if not future.cancelled() and future.exception() is None:
+                    future.result().close()
             raise
     return StreamedObject(size=received, sha256=digest.hexdigest(), content_length=size,
                           s3_sha256=checksum)
 
 
-def _hash_next(pending: list[tuple[memoryview, int, Future[memoryview]]], digest: Any,
-               free: queue.SimpleQueue[memoryview], writer: ThreadPoolExecutor, fd: int) -> int:
-    """Hash the oldest part while `writer` writes it, then free its buffer; returns its size.
-
-    Parts are written in order by one thread, so the file grows by appending instead of
-    taking concurrent writes at scattered offsets of a sparse file.
-    """
-    buffer, start, future = pending.pop(0)
-    part = future.result()
-    written = writer.submit(_write_at, fd, part, start)
-    digest.update(part)
-    written.result()
-    free.put(buffer)
-    return len(part)
+def _hash_oldest(pending: deque[Future[mmap.mmap]], digest: Any) -> int:
+    """Wait for the oldest part, hash it and unmap it (its bytes stay in the file)."""
+    part = pending.popleft().result()
+    try:
+        with memoryview(part) as view:
+            digest.update(view)
+        return len(part)
+    finally:
+        part.close()

@@ -26,7 +26,7 @@ from drdrill.errors import BadInputError, DrdrillError, InfrastructureError
 from drdrill.kubeapi import new_api_client
 from drdrill.ports import LOOPBACK, ensure_free, free_port
 from drdrill.proc import Command, log_tail, run_streaming, start_process, stop_process_group
-from drdrill.scenario.models import KwokSettings
+from drdrill.scenario.models import KwokSettings, NodePool
 from drdrill.testbed import pinned_versions, testbed_binary
 from drdrill.timing import Deadline, format_duration, parse_duration, utc_now
 
@@ -148,6 +148,7 @@ def refresh_custom_resource_stages(api_client: Any) -> None:
 class KwokCluster:
     drill: str
     settings: KwokSettings
+    pools: tuple[NodePool, ...]
     apiserver_port: int | None = None
 
     @property
@@ -158,7 +159,7 @@ class KwokCluster:
         nodes = ", ".join(
             f"{pool.count}x {pool.name} ({pool.cpu} CPU, {pool.memory}"
             + (f", {pool.gpus} GPU" if pool.gpus else "") + ")"
-            for pool in self.settings.node_pools
+            for pool in self.pools
         )
         return [
             f"local control plane {cluster_name(self.drill)} (etcd, kube-apiserver, "
@@ -191,8 +192,8 @@ class KwokCluster:
             api = new_api_client(kubeconfig=info.kubeconfig)
             try:
                 apply_stages(api, stages=load_stages(self.settings))
-                create_nodes(api, pools=self.settings.node_pools)
-                wait_nodes_ready(api, expected=sum(p.count for p in self.settings.node_pools),
+                create_nodes(api, pools=self.pools)
+                wait_nodes_ready(api, expected=sum(p.count for p in self.pools),
                                  deadline=deadline)
             finally:
                 api.close()

@@ -17,11 +17,11 @@ def provider_for(ctx: DrillContext, *, kind_of: Provider | None = None) -> Clust
     spec = ctx.scenario.spec.cluster
     chosen = kind_of or ctx.provider
     if chosen is Provider.KWOK:
-        return KwokCluster(drill=ctx.scenario.name, settings=spec.kwok,
+        return KwokCluster(drill=ctx.scenario.name, settings=spec.kwok, pools=spec.node_pools,
                            apiserver_port=kwok_from_environment())
     if chosen is Provider.KIND:
         config = ctx.scenario.resolve_path(spec.kind.config) if spec.kind.config else None
-        return KindCluster(drill=ctx.scenario.name, pools=spec.kwok.node_pools,
+        return KindCluster(drill=ctx.scenario.name, pools=spec.node_pools,
                            kubernetes_version=spec.kubernetes_version, image=spec.kind.node_image,
                            config_file=config)
     if spec.existing is None:

@@ -85,9 +85,6 @@ class NodePool(Model):
 
 
 class KwokSettings(Model):
-    node_pools: tuple[NodePool, ...] = Field(
-        default=(NodePool(name="cpu", count=3),), min_length=1
-    )
     readiness_delay: Duration = Field(
         default="1s", description="How long a simulated pod takes from Running to Ready."
     )
@@ -122,6 +119,10 @@ class ClusterSpec(Model):
     provider: Provider = Provider.KWOK
     kubernetes_version: StrictStr | None = Field(
         default=None, description="e.g. '1.35' (a string: YAML would read 1.30 as 1.3)."
+    )
+    node_pools: tuple[NodePool, ...] = Field(
+        default=(NodePool(name="cpu", count=3),), min_length=1,
+        description="Simulated nodes on kwok; workers (a few per pool) on kind.",
     )
     kwok: KwokSettings = Field(default_factory=KwokSettings)
     kind: KindSettings = Field(default_factory=KindSettings)

@@ -91,12 +91,12 @@ def test_kind_cluster_up_nodes_ready_then_down(
             "cluster": {
                 "provider": "kind",
                 "kubernetesVersion": KUBERNETES_VERSION,
-                "kwok": {"nodePools": [
+                "nodePools": [
                     {"name": "gpu", "count": 1, "gpus": 1, "labels": {"accelerator": "test"},
                      "taints": [{"key": "nvidia.com/gpu", "value": "present",
                                  "effect": "NoSchedule"}]},
                     {"name": "cpu", "count": 1},
-                ]},
+                ],
             },
             "sla": {"rto": "30m", "phases": {"cluster": "10m"}},
         },

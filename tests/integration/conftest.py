@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def kwok_cluster() -> Iterator[ClusterInfo]:
     provider = KwokCluster(drill=f"it-{uuid.uuid4().hex[:6]}",
-                           settings=KwokSettings(node_pools=TEST_POOLS, readiness_delay="500ms"))
+                           settings=KwokSettings(readiness_delay="500ms"), pools=TEST_POOLS)
     info = provider.create(deadline=Deadline.after(120))
     try:
         yield info

@@ -158,7 +158,7 @@ def test_ranged_parts_reassemble_the_object(
     bucket = _bucket(s3_credentials)
     data = OBJECTS["obj-1.bin"]
     path = tmp_path / "out.bin"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL)
     try:
         digest, size, length = _ranged(s3_credentials.endpoint, bucket, "set/obj-1.bin", fd,
                                        signed=signed)
@@ -176,7 +176,7 @@ def test_ranged_parts_cut_short_never_pass(
     name, endpoint = proxied
     bucket = _bucket(s3_credentials)
     toxiproxy.add_toxic(name, name="cut", kind="limit_data", bytes=50_000)
-    fd = os.open(tmp_path / "out.bin", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    fd = os.open(tmp_path / "out.bin", os.O_RDWR | os.O_CREAT | os.O_EXCL)
     try:
         with pytest.raises(BROKEN_STREAM):
             _ranged(endpoint, bucket, "set/obj-1.bin", fd, signed=signed)

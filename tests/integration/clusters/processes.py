@@ -37,7 +37,7 @@ def write_scenario(folder: Path, name: str, *, cluster: dict[str, Any] | None = 
                    phases: dict[str, str] | None = None) -> Path:
     spec: dict[str, Any] = {
         "cluster": cluster or {"provider": "kwok",
-                               "kwok": {"nodePools": [{"name": "cpu", "count": 3}]}},
+                               "nodePools": [{"name": "cpu", "count": 3}]},
         "sla": {"rto": "15m", "phases": phases or {"cluster": "2m"}},
     }
     if gitops is not None:

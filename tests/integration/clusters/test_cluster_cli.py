@@ -27,11 +27,11 @@ def test_cluster_up_status_kubeconfig_down(tmp_path: Path, drill_env: dict[str, 
     drill = unique_drill("cli-up")
     scenario = write_scenario(tmp_path, drill, cluster={
         "provider": "kwok",
-        "kwok": {"nodePools": [
+        "nodePools": [
             {"name": "gpu", "count": 1, "gpus": 2,
              "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]},
             {"name": "cpu", "count": 2},
-        ]},
+        ],
     })
     pids: dict[str, int] = {}
     try:

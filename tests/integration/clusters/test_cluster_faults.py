@@ -64,7 +64,7 @@ def assert_nothing_left(drill: str, env: dict[str, str]) -> None:
 def kwok_up(tmp_path: Path, env: dict[str, str], drill: str, *, pools: list[Any] | None = None,
             cluster_budget: str = "2m") -> subprocess.CompletedProcess[str]:
     scenario = write_scenario(tmp_path, drill, cluster={
-        "provider": "kwok", "kwok": {"nodePools": pools or [{"name": "cpu", "count": 1}]},
+        "provider": "kwok", "nodePools": pools or [{"name": "cpu", "count": 1}],
     }, phases={"cluster": cluster_budget})
     return drdrill("cluster", "up", str(scenario), env=env, cwd=tmp_path)
 

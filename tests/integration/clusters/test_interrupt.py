@@ -48,7 +48,7 @@ def test_signal_mid_run_exits_3_reports_interrupted_and_leaves_nothing(
     drill = unique_drill(f"intr-{sig.name.lower()}")
     scenario = write_scenario(
         tmp_path, drill,
-        cluster={"provider": "kwok", "kwok": {"nodePools": [{"name": "cpu", "count": 2}]}},
+        cluster={"provider": "kwok", "nodePools": [{"name": "cpu", "count": 2}]},
         gitops={"engine": "flux", "version": "v2.7", "repository": {"url": silent_git_server},
                 "ref": {"branch": "main"}, "path": "./"},
         phases={"cluster": "2m", "bootstrap": "5m"},

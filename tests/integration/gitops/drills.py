@@ -48,14 +48,17 @@ def write_repo(root: Path, objects: list[dict[str, Any]], *, path: str = "cluste
 
 def write_scenario(root: Path, *, name: str, gitops: dict[str, Any],
                    sla: dict[str, Any] | None = None,
-                   kwok: dict[str, Any] | None = None) -> Path:
+                   kwok: dict[str, Any] | None = None,
+                   pools: list[dict[str, Any]] | None = None) -> Path:
     scenario = {
         "apiVersion": "drdrill/v1alpha1", "kind": "Drill", "metadata": {"name": name},
         "spec": {
-            "cluster": {"provider": "kwok", "kwok": kwok or {
-                "readinessDelay": "500ms",
-                "nodePools": [{"name": "cpu", "count": 2},
-                              {"name": "gpu", "count": 1, "gpus": 2}]}},
+            "cluster": {
+                "provider": "kwok",
+                "kwok": kwok or {"readinessDelay": "500ms"},
+                "nodePools": pools or [{"name": "cpu", "count": 2},
+                                       {"name": "gpu", "count": 1, "gpus": 2}],
+            },
             "gitops": {"engine": "flux", "version": "v2.7", "repository": {"path": "./platform"},
                        "ref": {"branch": "main"}, "path": "./clusters/drill", **gitops},
             "sla": sla or {"rto": "4m", "phases": {"bootstrap": "2m", "workloads": "90s"}},

@@ -50,7 +50,7 @@ def test_drill_survives_an_apiserver_restart_during_the_wait(tmp_path: Path) -> 
                           deployment("slow-b")])
     scenario = write_scenario(
         tmp_path, name="restart", gitops={},
-        kwok={"readinessDelay": "20s", "nodePools": [{"name": "cpu", "count": 2}]},
+        kwok={"readinessDelay": "20s"}, pools=[{"name": "cpu", "count": 2}],
         sla={"rto": "5m", "phases": {"workloads": "3m"}},
     )
     env = {**base_env(tmp_path), "TMPDIR": str(tmp_path)}

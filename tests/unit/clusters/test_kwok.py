@@ -155,7 +155,8 @@ def test_create_with_a_missing_binary_says_make_testbed_and_leaves_nothing(
     monkeypatch.setenv("DRDRILL_TESTBED_DIR", str(tmp_path / "testbed"))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    provider = KwokCluster(drill="missing-bin", settings=KwokSettings())
+    provider = KwokCluster(drill="missing-bin", settings=KwokSettings(),
+                           pools=(NodePool(name="cpu", count=1),))
     with pytest.raises(PrerequisiteError, match="run `make testbed`"):
         provider.create(deadline=Deadline.after(10))
     assert list((tmp_path / "tmp").iterdir()) == []

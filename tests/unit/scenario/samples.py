@@ -14,12 +14,10 @@ VALID: dict[str, Any] = {
     "spec": {
         "cluster": {
             "provider": "kwok",
-            "kwok": {
-                "nodePools": [
-                    {"name": "gpu", "count": 2, "gpus": 4, "labels": {"pool": "gpu"}},
-                    {"name": "cpu", "count": 3},
-                ]
-            },
+            "nodePools": [
+                {"name": "gpu", "count": 2, "gpus": 4, "labels": {"pool": "gpu"}},
+                {"name": "cpu", "count": 3},
+            ],
         },
         "gitops": {
             "engine": "flux",

@@ -36,7 +36,7 @@ def test_valid_scenario_loads_with_its_source(tmp_path: Path) -> None:
     scenario = load_scenario(path)
     assert scenario.name == "ml-platform"
     assert scenario.spec.cluster.provider is Provider.KWOK
-    assert scenario.spec.cluster.kwok.node_pools[0].gpus == 4
+    assert scenario.spec.cluster.node_pools[0].gpus == 4
     assert scenario.source == path.resolve()
     assert scenario.resolve_path("./platform") == (tmp_path / "platform").resolve()
 
@@ -84,11 +84,11 @@ BAD_FIELDS = {
     "wrong-apiversion": (_set("apiVersion", "drdrill/v2"), "apiVersion"),
     "wrong-kind": (_set("kind", "Deployment"), "kind"),
     "unknown-top": (_set("extra", 1), "extra: Extra inputs are not permitted"),
-    "unknown-deep": (_set("spec.cluster.kwok.nodePools.0.gpuz", 1), "nodePools[0].gpuz"),
-    "wrong-type": (_set("spec.cluster.kwok.nodePools.0.count", "two"), "nodePools[0].count"),
-    "float-count": (_set("spec.cluster.kwok.nodePools.0.count", 1.5), "nodePools[0].count"),
-    "zero-nodes": (_set("spec.cluster.kwok.nodePools.0.count", 0), "nodePools[0].count"),
-    "negative-gpus": (_set("spec.cluster.kwok.nodePools.0.gpus", -1), "nodePools[0].gpus"),
+    "unknown-deep": (_set("spec.cluster.nodePools.0.gpuz", 1), "nodePools[0].gpuz"),
+    "wrong-type": (_set("spec.cluster.nodePools.0.count", "two"), "nodePools[0].count"),
+    "float-count": (_set("spec.cluster.nodePools.0.count", 1.5), "nodePools[0].count"),
+    "zero-nodes": (_set("spec.cluster.nodePools.0.count", 0), "nodePools[0].count"),
+    "negative-gpus": (_set("spec.cluster.nodePools.0.gpus", -1), "nodePools[0].gpus"),
     "unknown-provider": (_set("spec.cluster.provider", "docker"), "spec.cluster.provider"),
     "rto-no-unit": (_set("spec.sla.rto", "90"), "spec.sla.rto"),
     "rto-number": (_set("spec.sla.rto", 90), "spec.sla.rto"),
