@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from drdrill.clusters.base import ClusterInfo, ClusterProvider
 from drdrill.clusters.existing import ExistingCluster
 from drdrill.clusters.kind import KindCluster
@@ -43,6 +41,3 @@ def provider_for(ctx: DrillContext, *, kind_of: Provider | None = None) -> Clust
 def provider_for_info(ctx: DrillContext, info: ClusterInfo) -> ClusterProvider:
     return provider_for(ctx, kind_of=Provider(info.provider))
 
-
-def kubeconfig_of(info: ClusterInfo) -> Path:
-    return info.kubeconfig

@@ -321,4 +321,4 @@ class Scenario(Model):
 
     def resolve_path(self, relative: str) -> Path:
         base = self._source.parent if self._source else Path.cwd()
-        return (base / relative).resolve()
+        return (base / Path(relative).expanduser()).resolve()

@@ -170,9 +170,3 @@ class BootstrapPhase:
         ctx.bootstrap = ctx.bootstrap.model_copy(update={"revision": revision})
         return PhaseOutcome.passed(f"{gitops.engine.value} applied {revision}")
 
-
-def repository_folder(ctx: DrillContext) -> Path | None:
-    gitops = ctx.scenario.spec.gitops
-    if gitops is None or gitops.repository.path is None:
-        return None
-    return ctx.scenario.resolve_path(gitops.repository.path)
