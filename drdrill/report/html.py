@@ -26,7 +26,7 @@ _COLOURS = {
     PhaseStatus.SKIPPED: "#9e9e9e",
     PhaseStatus.ERROR: "#ef6c00",
 }
-_WIDTH = 760.0
+_WIDTH = 860.0
 _ROW = 26
 
 
@@ -42,13 +42,16 @@ class _Bar:
     label: str
 
 
-def _timeline(report: DrillReport) -> tuple[list[_Bar], float, float | None, int]:
-    horizon = max(
-        [report.rto.budget_seconds]
-        + [p.ended_after_seconds for p in report.phases]
+def _timeline(report: DrillReport) -> tuple[list[_Bar], float, bool, int]:
+    """Bars on a scale that fits the phases and their budgets; the RTO line joins them when it
+    is near, else it is pinned to the right edge (a 25 s drill against a 15 min RTO)."""
+    span = max(
+        [p.ended_after_seconds for p in report.phases]
         + [(p.ended_after_seconds - p.duration_seconds + (p.budget_seconds or 0))
            for p in report.phases]
     ) or 1.0
+    rto_in_view = report.rto.budget_seconds <= span * 1.5
+    horizon = max(span, report.rto.budget_seconds) if rto_in_view else span
     scale = (_WIDTH - 140) / horizon
     bars = []
     for index, phase in enumerate(report.phases):
@@ -64,14 +67,15 @@ def _timeline(report: DrillReport) -> tuple[list[_Bar], float, float | None, int
             budget_x=None if budget_end is None else 130 + budget_end * scale,
             label=f"{format_duration(phase.duration_seconds)} ({phase.status.value})",
         ))
-    rto_x = 130 + report.rto.budget_seconds * scale
+    rto_x = 130 + report.rto.budget_seconds * scale if rto_in_view else _WIDTH - 4
     height = 20 + len(bars) * _ROW + 20
-    return bars, rto_x, scale, height
+    return bars, rto_x, rto_in_view, height
 
 
 def render_html(report: DrillReport) -> str:
-    bars, rto_x, scale, height = _timeline(report)
+    bars, rto_x, rto_in_view, height = _timeline(report)
     return _ENV.get_template("report.html.j2").render(
-        report=report, bars=bars, rto_x=rto_x, scale=scale, height=height, width=_WIDTH,
+        report=report, bars=bars, rto_x=rto_x, rto_in_view=rto_in_view, height=height,
+        width=_WIDTH,
         workloads=sorted(report.workloads, key=lambda w: (w.healthy, w.ready_after_seconds or 0)),
     )
