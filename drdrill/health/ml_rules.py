@@ -46,8 +46,7 @@ def _ray_cluster(obj: Mapping[str, Any]) -> Health:
         # KubeRay >= 1.2 writes conditions; `state` is deprecated there.
         if provisioned and provisioned.is_true and head_ready and head_ready.is_true:
             return Health.current("provisioned, head pod ready")
-        failure = conds.get("ReplicaFailure")
-        if failure is not None and failure.is_true:
+        if failure := conds.true("ReplicaFailure"):
             return Health.in_progress(f"replica failure: {failure.describe()}")
         pending = [c.describe() for c in (provisioned, head_ready) if c and not c.is_true]
         return Health.in_progress("; ".join(pending) or "head pod not ready")
@@ -81,31 +80,24 @@ def _notebook(obj: Mapping[str, Any]) -> Health:
 
 def _kubeflow_training_job(obj: Mapping[str, Any]) -> Health:
     conds = conditions(obj)
-    failed = conds.get("Failed")
-    if failed is not None and failed.is_true:
+    if failed := conds.true("Failed"):
         return Health.failed(f"training failed: {failed.describe()}")
-    succeeded = conds.get("Succeeded")
-    if succeeded is not None and succeeded.is_true:
+    if conds.true("Succeeded"):
         return Health.current("succeeded")
-    restarting = conds.get("Restarting")
-    if restarting is not None and restarting.is_true:
+    if restarting := conds.true("Restarting"):
         return Health.in_progress(f"restarting: {restarting.describe()}")
-    running = conds.get("Running")
-    if running is not None and running.is_true:
+    if conds.true("Running"):
         return Health.current("running")
     return Health.in_progress("not running yet")
 
 
 def _train_job(obj: Mapping[str, Any]) -> Health:
     conds = conditions(obj)
-    failed = conds.get("Failed")
-    if failed is not None and failed.is_true:
+    if failed := conds.true("Failed"):
         return Health.failed(f"training failed: {failed.describe()}")
-    complete = conds.get("Complete")
-    if complete is not None and complete.is_true:
+    if conds.true("Complete"):
         return Health.current("complete")
-    suspended = conds.get("Suspended")
-    if suspended is not None and suspended.is_true:
+    if suspended := conds.true("Suspended"):
         return Health.in_progress(f"suspended: {suspended.describe()}")
     # TrainJob has no Running condition: its child jobs' counts say whether it trains.
     jobs = field(obj, "status.jobsStatus", ())

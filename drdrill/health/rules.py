@@ -62,11 +62,9 @@ def _generic(obj: Mapping[str, Any]) -> Health | None:
             f"generation {generation} not yet observed by its controller (at {observed})"
         )
     conds = conditions(obj)
-    stalled = conds.get("Stalled")
-    if stalled is not None and stalled.is_true:
+    if stalled := conds.true("Stalled"):
         return Health.failed(f"stalled: {stalled.describe()}")
-    reconciling = conds.get("Reconciling")
-    if reconciling is not None and reconciling.is_true:
+    if reconciling := conds.true("Reconciling"):
         return Health.in_progress(f"reconciling: {reconciling.describe()}")
     return None
 
@@ -186,14 +184,11 @@ def _replicaset(obj: Mapping[str, Any]) -> Health:
 
 def _job(obj: Mapping[str, Any]) -> Health:
     conds = conditions(obj)
-    failed = conds.get("Failed")
-    if failed is not None and failed.is_true:
+    if failed := conds.true("Failed"):
         return Health.failed(f"job failed: {failed.describe()}")
-    complete = conds.get("Complete")
-    if complete is not None and complete.is_true:
+    if conds.true("Complete"):
         return Health.current(f"complete: {int_field(obj, 'status.succeeded', 0)} succeeded")
-    suspended = conds.get("Suspended")
-    if suspended is not None and suspended.is_true:
+    if conds.true("Suspended"):
         return Health.current("suspended, as declared")
     if not field(obj, "status.startTime"):
         return Health.in_progress("not started")

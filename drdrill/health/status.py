@@ -95,10 +95,19 @@ def str_field(obj: Mapping[str, Any], path: str, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
-def conditions(obj: Mapping[str, Any], path: str = "status.conditions") -> dict[str, Condition]:
+class Conditions(dict[str, Condition]):
+    """Conditions by type, with the question the rules keep asking."""
+
+    def true(self, kind: str) -> Condition | None:
+        """The condition if it is present and True, else None."""
+        found = self.get(kind)
+        return found if found is not None and found.is_true else None
+
+
+def conditions(obj: Mapping[str, Any], path: str = "status.conditions") -> Conditions:
     """Conditions by type; a malformed entry is skipped rather than trusted."""
     raw = field(obj, path, ())
-    found: dict[str, Condition] = {}
+    found = Conditions()
     if not isinstance(raw, Sequence) or isinstance(raw, str):
         return found
     for entry in raw:
