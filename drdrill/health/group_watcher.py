@@ -10,6 +10,7 @@ waiting thread's queue, stamped with the monotonic time it arrived.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import socket
@@ -214,8 +215,7 @@ def _shut_down(response: Any) -> None:
     """Unblock a thread reading this streaming response (closing alone can wait on a lock)."""
     connection = getattr(response, "connection", None)
     sock = getattr(connection, "sock", None)
-    try:
-        if sock is not None:
+    # An OSError means the socket is already closed: nothing left to unblock.
+    if sock is not None:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed: nothing left to unblock
