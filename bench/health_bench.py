@@ -12,12 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import threading
 import time
 import warnings
 from pathlib import Path
 from typing import Any
+
+# The bench reuses the integration tests' apiserver helpers; make the checkout importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from drdrill.health import ObjectRef, wait_until_healthy
 from drdrill.timing import Deadline
