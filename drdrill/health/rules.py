@@ -151,31 +151,40 @@ def _daemonset(obj: Mapping[str, Any]) -> Health:
     desired = int_field(obj, "status.desiredNumberScheduled", -1)
     if desired < 0:
         return Health.in_progress("desired number of pods not known yet")
-    for path, what in (
+    short = _first_short_count(obj, desired, "pods", (
         ("status.currentNumberScheduled", "scheduled"),
         ("status.updatedNumberScheduled", "updated"),
         ("status.numberAvailable", "available"),
         ("status.numberReady", "ready"),
-    ):
-        count = int_field(obj, path, 0)
-        if count < desired:
-            return Health.in_progress(f"{count}/{desired} pods {what}")
+    ))
+    if short is not None:
+        return short
     return Health.current(f"{desired}/{desired} pods ready")
 
 
+
+def _first_short_count(
+    obj: Mapping[str, Any], wanted: int, unit: str, counts: tuple[tuple[str, str], ...]
+) -> Health | None:
+    """In progress at the first status count still below `wanted`, in the order given."""
+    for path, what in counts:
+        count = int_field(obj, path, 0)
+        if count < wanted:
+            return Health.in_progress(f"{count}/{wanted} {unit} {what}")
+    return None
+
+
 def _replicaset(obj: Mapping[str, Any]) -> Health:
-    failure = conditions(obj).get("ReplicaFailure")
-    if failure is not None and failure.is_true:
+    if failure := conditions(obj).true("ReplicaFailure"):
         return Health.in_progress(f"replica failure: {failure.describe()}")
     wanted = int_field(obj, "spec.replicas", 1)
-    for path, what in (
+    short = _first_short_count(obj, wanted, "replicas", (
         ("status.fullyLabeledReplicas", "labelled"),
         ("status.availableReplicas", "available"),
         ("status.readyReplicas", "ready"),
-    ):
-        count = int_field(obj, path, 0)
-        if count < wanted:
-            return Health.in_progress(f"{count}/{wanted} replicas {what}")
+    ))
+    if short is not None:
+        return short
     replicas = int_field(obj, "status.replicas", 0)
     if replicas > wanted:
         return Health.in_progress(f"{replicas - wanted} replicas pending termination")

@@ -21,7 +21,7 @@ SIGNED = ("https://bucket.s3.amazonaws.com/model.bin?X-Amz-Algorithm=AWS4-HMAC-S
         ("clone https://drill:hunter2@git.example.com/platform.git", "hunter2"),
         ("key id AKIAIOSFODNN7EXAMPLE in use", "AKIAIOSFODNN7EXAMPLE"),
         ("Authorization: Bearer eyJhbGciOi.payload.sig", "eyJhbGciOi.payload.sig"),
-        ("legacy ?AWSAccessKeyId=AKIAXXXX&Signature=abc%2Fdef", "abc%2Fdef"),
+        ("legacy ?AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=abc%2Fdef", "abc%2Fdef"),
     ],
     ids=["sigv4-signature", "sigv4-credential", "url-password", "key-id", "bearer", "sigv2"],
 )
