@@ -58,6 +58,12 @@ class WorkloadResult(Record):
     healthy: bool
     ready_after_seconds: float | None = None
     reason: str = ""
+    # Which health rule decided (e.g. `Deployment`, `flux`, `no-status`, `custom: <kind>`).
+    rule: str = ""
+    # The status was written by drdrill's own simulation (kwok), not by a real controller.
+    simulated: bool = False
+    # Notes on how the verdict was reached, e.g. that the drill waited for a scale-up.
+    notes: list[str] = Field(default_factory=list)
 
 
 class BackupFailure(Record):
@@ -119,6 +125,43 @@ class ToolVersions(Record):
     components: dict[str, str] = Field(default_factory=dict)
 
 
+class SimulatedResource(Record):
+    """A custom resource whose status drdrill's simulation wrote (no real controller ran)."""
+
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    # What the simulation did: `ready`, `failed` (the failure path), `insufficient-capacity`.
+    outcome: str
+    simulator: str
+
+
+class Simulation(Record):
+    """What was simulated in this drill. Absent from a report means nothing was simulated."""
+
+    # Pods went through kwok's stages (Ready after a delay, whatever image, probes, config).
+    pods: bool = False
+    custom_resources: list[SimulatedResource] = Field(default_factory=list)
+    description: str = ""
+
+    @property
+    def any(self) -> bool:
+        return self.pods or bool(self.custom_resources)
+
+    def label(self) -> str:
+        """Short words to show next to a verdict: `simulated pods`, `simulated pods and 2
+        custom resources`; empty when nothing was simulated."""
+        parts = []
+        if self.pods:
+            parts.append("simulated pods")
+        if self.custom_resources:
+            count = len(self.custom_resources)
+            noun = "custom resource" if count == 1 else "custom resources"
+            parts.append(f"{count} simulated {noun}" if not self.pods else f"{count} {noun}")
+        return " and ".join(parts)
+
+
 class DrillReport(Record):
     schema_version: str = REPORT_SCHEMA_VERSION
     drill: str
@@ -134,5 +177,19 @@ class DrillReport(Record):
     backups: list[BackupResult] = Field(default_factory=list)
     references: list[ModelReference] = Field(default_factory=list)
     bootstrap: BootstrapRecord | None = None
+    # None on kind and existing clusters: nothing there is simulated by drdrill.
+    simulation: Simulation | None = None
     versions: ToolVersions
     scenario_file: str | None = None
+
+    def verdict_label(self) -> str:
+        """`PASS`, or `PASS (simulated pods)` when any of it was simulated."""
+        word = self.verdict.value.upper()
+        label = self.simulation.label() if self.simulation is not None else ""
+        return f"{word} ({label})" if label else word
+
+    def rto_note(self) -> str:
+        """Said next to every RTO: where it was measured, when that was not a real platform."""
+        if self.simulation is not None and self.simulation.any:
+            return "measured on a simulated cluster"
+        return ""

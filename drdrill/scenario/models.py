@@ -74,14 +74,38 @@ class Taint(Model):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
 
+class Autoscaling(Model):
+    max_count: StrictInt = Field(
+        ge=1, le=5000,
+        description="The most nodes the pool's autoscaler may add up to. A pod that would fit "
+        "on a node of this pool waits for the scale-up instead of failing as unschedulable.",
+    )
+
+
 class NodePool(Model):
     name: Dns1123Label
-    count: StrictInt = Field(ge=1, le=5000, description="Number of nodes in the pool.")
+    count: StrictInt = Field(
+        ge=0, le=5000, description="Number of nodes in the pool (0 only for an autoscaled pool)."
+    )
     cpu: StrictStr = Field(default="32", description="CPU capacity per node (quantity).")
     memory: StrictStr = Field(default="256Gi", description="Memory capacity per node.")
     gpus: StrictInt = Field(default=0, ge=0, le=64, description="nvidia.com/gpu per node.")
     labels: dict[str, StrictStr] = Field(default_factory=dict)
     taints: tuple[Taint, ...] = ()
+    autoscaling: Autoscaling | None = Field(
+        default=None, description="The pool autoscales (cluster-autoscaler, Karpenter): "
+        "`count` is where it starts, possibly 0 nodes on kind/existing.",
+    )
+
+    @model_validator(mode="after")
+    def _max_not_below_count(self) -> NodePool:
+        if self.count == 0 and self.autoscaling is None:
+            raise ValueError("count 0 needs autoscaling (a pool that scales up from zero)")
+        if self.autoscaling is not None and self.autoscaling.max_count < self.count:
+            raise ValueError(
+                f"autoscaling.maxCount {self.autoscaling.max_count} is below count {self.count}"
+            )
+        return self
 
 
 class KwokSettings(Model):
@@ -207,6 +231,41 @@ class WorkloadSelector(Model):
     label_selector: StrictStr | None = None
 
 
+class ConditionRule(Model):
+    type: StrictStr = Field(description="Condition type, e.g. Ready or Available.")
+    failed_reasons: tuple[StrictStr, ...] = Field(
+        default=(),
+        description="Reasons that make the condition's False a failure; any other False "
+        "(or Unknown) is still in progress.",
+    )
+
+
+class FieldRule(Model):
+    path: StrictStr = Field(
+        pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$",
+        description="Dotted path into the object, e.g. status.phase.",
+    )
+    healthy: tuple[StrictStr, ...] = Field(min_length=1, description="Values that mean healthy.")
+    failed: tuple[StrictStr, ...] = Field(default=(), description="Values that mean failed.")
+
+
+class HealthRuleSpec(Model):
+    """A declarative health rule for a team's own kind (no code in scenario files)."""
+
+    api_group: StrictStr = Field(
+        description="API group of the kind ('' for the core group), e.g. ml.example.com."
+    )
+    kind: StrictStr = Field(min_length=1)
+    condition: ConditionRule | None = None
+    field: FieldRule | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> HealthRuleSpec:
+        if (self.condition is None) == (self.field is None):
+            raise ValueError("a health rule needs exactly one of condition or field")
+        return self
+
+
 class WorkloadsSpec(Model):
     from_inventory: StrictBool = Field(
         default=True,
@@ -216,6 +275,21 @@ class WorkloadsSpec(Model):
     exclude: tuple[WorkloadSelector, ...] = ()
     crash_loop_restarts: StrictInt = Field(
         default=3, ge=1, description="Restarts after which CrashLoopBackOff is terminal."
+    )
+    image_pull_attempts: StrictInt = Field(
+        default=3, ge=1,
+        description="Failed pulls of one image (ErrImagePull seen) after which "
+        "ImagePullBackOff is terminal; a registry that is briefly down is not.",
+    )
+    config_error_grace: Duration = Field(
+        default="60s",
+        description="How long a container may wait for a missing Secret or ConfigMap "
+        "(CreateContainerConfigError) before that is terminal; GitOps may create it later.",
+    )
+    health_rules: tuple[HealthRuleSpec, ...] = Field(
+        default=(),
+        description="Health rules for kinds drdrill does not know; they also override a "
+        "built-in rule for the same kind.",
     )
 
 
