@@ -11,7 +11,6 @@ from pathlib import Path
 import structlog
 
 from drdrill.clusters.base import ClusterInfo
-from drdrill.clusters.kwok import refresh_custom_resource_stages
 from drdrill.clusters.state import add_process_group, save_state
 from drdrill.engine.context import DrillContext
 from drdrill.engine.phase import PhaseOutcome
@@ -141,9 +140,6 @@ class BootstrapPhase:
                 ctx.cleanup.push("stop the local Flux controllers", flux.stop)
         api = new_api_client(kubeconfig=info.kubeconfig, context=info.context)
         ctx.cleanup.push("close the API client", api.close)
-        if ctx.provider is Provider.KWOK:
-            # The script installed CRDs that kwok must now see.
-            call_with_retries(lambda: refresh_custom_resource_stages(api), deadline=deadline)
         namespace = NAMESPACES[gitops.engine]
         if gitops.engine is Engine.FLUX:
             call_with_retries(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drdrill.clusters.kwok import refresh_custom_resource_stages
 from drdrill.engine.context import DrillContext
 from drdrill.engine.phase import PhaseOutcome
 from drdrill.errors import PhaseFailure
@@ -23,7 +22,7 @@ from drdrill.health import (
 )
 from drdrill.health.collection import fetch_objects
 from drdrill.kubeapi import call_with_retries, new_api_client
-from drdrill.scenario.models import Engine, Provider
+from drdrill.scenario.models import Engine
 from drdrill.timing import Deadline
 
 # Never read: secrets are not needed to judge health or find model references.
@@ -64,8 +63,6 @@ class WorkloadsPhase:
             raise PhaseFailure("the GitOps engine applied no workloads: nothing in Git to recover")
         api: Any = new_api_client(kubeconfig=ctx.cluster.kubeconfig, context=ctx.cluster.context)
         try:
-            if ctx.provider is Provider.KWOK:
-                call_with_retries(lambda: refresh_custom_resource_stages(api), deadline=deadline)
             outcomes = wait_until_healthy(
                 api_client=api, targets=targets, deadline=deadline,
                 clock_origin=ctx.clock.started_monotonic,
