@@ -24,6 +24,8 @@ class ResourceType:
     kind: str
     plural: str
     namespaced: bool
+    # The API serves `<plural>/status`: a controller is expected to write status.
+    status_subresource: bool = False
 
     def collection_path(self, namespace: str | None) -> str:
         base = f"/api/{self.api_version}" if "/" not in self.api_version else (
@@ -73,7 +75,12 @@ class ApiResources:
                 return {}
             raise
         found: dict[str, ResourceType] = {}
-        for resource in document.get("resources", ()):
+        listed = document.get("resources", ())
+        with_status = {
+            str(r.get("name", "")).partition("/")[0]
+            for r in listed if str(r.get("name", "")).endswith("/status")
+        }
+        for resource in listed:
             if "/" in resource.get("name", "/"):
                 continue  # a subresource such as deployments/status
             found[resource["kind"]] = ResourceType(
@@ -81,5 +88,6 @@ class ApiResources:
                 kind=resource["kind"],
                 plural=resource["name"],
                 namespaced=bool(resource.get("namespaced")),
+                status_subresource=resource["name"] in with_status,
             )
         return found

@@ -50,6 +50,8 @@ class ObjectSeen:
     group: WatchGroup
     obj: dict[str, Any]
     received_at: float
+    # Whether the kind's API has a status subresource (None: not known).
+    status_subresource: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ class GroupWatcher(threading.Thread):
         self._events = events
         self._stopping = threading.Event()
         self._resource_version = resume_from
+        self._status_subresource: bool | None = None
         # The open watch response; the lock makes "stop" and "open" see each other.
         self._lock = threading.Lock()
         self._response: Any = None
@@ -161,13 +164,15 @@ class GroupWatcher(threading.Thread):
         resource = self._resources.resolve(
             api_version=self.group.api_version, kind=self.group.kind
         )
+        self._status_subresource = resource.status_subresource
         if self._resource_version is None:
             snapshot = list_collection(
                 api_client=self._api_client, resource=resource, namespace=self.group.namespace
             )
             received_at = time.monotonic()
             for item in snapshot.items:
-                self._events.put(ObjectSeen(self.group, item, received_at))
+                self._events.put(ObjectSeen(self.group, item, received_at,
+                                            self._status_subresource))
             present = frozenset(object_key(item) for item in snapshot.items)
             self._events.put(Listed(self.group, present, received_at))
             self._resource_version = snapshot.resource_version
@@ -205,7 +210,7 @@ class GroupWatcher(threading.Thread):
         if version:
             self._resource_version = str(version)
         if kind in ("ADDED", "MODIFIED"):
-            self._events.put(ObjectSeen(self.group, obj, received_at))
+            self._events.put(ObjectSeen(self.group, obj, received_at, self._status_subresource))
         elif kind == "DELETED":
             namespace, name = object_key(obj)
             self._events.put(ObjectGone(self.group, namespace, name, received_at))

@@ -39,6 +39,8 @@ class WorkloadOutcome:
     healthy: bool
     ready_after_seconds: float | None
     reason: str
+    rule: str = ""
+    notes: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -60,4 +62,6 @@ class WorkloadOutcome:
             healthy=self.healthy,
             ready_after_seconds=self.ready_after_seconds,
             reason=self.reason,
+            rule=self.rule,
+            notes=list(self.notes),
         )

@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from drdrill.health.custom_rules import NO_CUSTOM_RULES, RuleBook
+from drdrill.health.flux_rules import flux_object, is_flux
 from drdrill.health.ml_rules import ML_RULES
 from drdrill.health.status import (
     Health,
@@ -38,23 +40,85 @@ from drdrill.health.status import (
 
 Rule = Callable[[Mapping[str, Any]], Health]
 
+# Custom resources a controller must reconcile before they mean anything, whether or not their
+# CRD declares a status subresource (Argo CD's Application does not). Until a controller writes
+# status they are "not reconciled yet", never healthy.
+CONTROLLER_MANAGED: frozenset[tuple[str, str]] = frozenset({
+    ("argoproj.io", kind) for kind in (
+        "Application", "ApplicationSet", "Workflow", "CronWorkflow", "Rollout", "AnalysisRun",
+        "Experiment",
+    )
+} | {
+    ("serving.kserve.io", kind) for kind in ("InferenceService", "InferenceGraph", "TrainedModel")
+} | {
+    ("ray.io", kind) for kind in ("RayCluster", "RayService", "RayJob")
+} | {
+    ("kubeflow.org", kind) for kind in (
+        "Notebook", "PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "PaddleJob", "JAXJob",
+        "Experiment", "Profile",
+    )
+} | {
+    ("trainer.kubeflow.org", "TrainJob"),
+    ("jobset.x-k8s.io", "JobSet"),
+} | {
+    ("cert-manager.io", kind) for kind in (
+        "Certificate", "CertificateRequest", "Issuer", "ClusterIssuer",
+    )
+} | {
+    ("external-secrets.io", kind) for kind in (
+        "ExternalSecret", "ClusterExternalSecret", "SecretStore", "ClusterSecretStore",
+        "PushSecret",
+    )
+} | {
+    ("bitnami.com", "SealedSecret"),
+})
+NO_STATUS_REASON = "no controller has reconciled it (no status)"
 
-def assess(obj: Mapping[str, Any]) -> Health:
-    """The health of one object (a JSON dict as the API server returns it)."""
-    generic = _generic(obj)
-    if generic is not None:
-        return generic
+
+def assess(
+    obj: Mapping[str, Any],
+    *,
+    rules: RuleBook = NO_CUSTOM_RULES,
+    status_subresource: bool | None = None,
+) -> Health:
+    """The health of one object (a JSON dict as the API server returns it).
+
+    `rules` are the scenario's own; `status_subresource` says whether the kind's API declares
+    a status subresource (from discovery; None when unknown). The result names its rule.
+    """
     kind = str_field(obj, "kind")
     group = api_group(str_field(obj, "apiVersion"))
-    rule = _RULES.get((group, kind)) or ML_RULES.get((group, kind))
+    if field(obj, "metadata.deletionTimestamp"):
+        return Health.in_progress("being deleted").by("kstatus")
+    custom = rules.rule_for(group, kind)
+    if custom is None and is_flux(group):
+        return flux_object(obj).by("flux")
+    if custom is None and not field(obj, "status") and (
+        (group, kind) in CONTROLLER_MANAGED or (status_subresource and not _built_in(group))
+    ):
+        return Health.in_progress(NO_STATUS_REASON).by("no-status")
+    generic = _generic(obj)
+    if generic is not None:
+        return generic.by("kstatus")
+    if custom is not None:
+        return custom(obj)
+    rule = _RULES.get((group, kind))
     if rule is not None:
-        return rule(obj)
-    return _ready_condition(obj)
+        return rule(obj).by(kind)
+    ml_rule = ML_RULES.get((group, kind))
+    if ml_rule is not None:
+        return ml_rule(obj).by(kind)
+    return _ready_condition(obj).by("Ready condition")
+
+
+def _built_in(group: str) -> bool:
+    """Kubernetes' own API groups, whose kinds have rules here or follow kstatus."""
+    return "." not in group or (
+        group.endswith(".k8s.io") and group != "gateway.networking.k8s.io"
+    )
 
 
 def _generic(obj: Mapping[str, Any]) -> Health | None:
-    if field(obj, "metadata.deletionTimestamp"):
-        return Health.in_progress("being deleted")
     generation = field(obj, "metadata.generation")
     observed = field(obj, "status.observedGeneration")
     if isinstance(generation, int) and isinstance(observed, int) and observed < generation:
@@ -73,7 +137,7 @@ def _ready_condition(obj: Mapping[str, Any]) -> Health:
     """Kinds without their own rule: `Ready` decides; without one the object is current."""
     ready = conditions(obj).get("Ready")
     if ready is None:
-        return Health.current("no Ready condition to wait for")
+        return Health.current("no Ready condition to wait for (kstatus: current)")
     if ready.is_true:
         return Health.current("Ready")
     if ready.is_false and "failed" in ready.reason.lower():
@@ -82,7 +146,7 @@ def _ready_condition(obj: Mapping[str, Any]) -> Health:
 
 
 def _always_current(obj: Mapping[str, Any]) -> Health:
-    return Health.current("exists")
+    return Health.current("exists (a kind that carries no status)")
 
 
 def _deployment(obj: Mapping[str, Any]) -> Health:

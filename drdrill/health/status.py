@@ -8,7 +8,7 @@ raises.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -26,11 +26,17 @@ class HealthState(StrEnum):
 class Health:
     state: HealthState
     reason: str
+    # Which rule decided: the kind's own rule, `kstatus`, `flux`, `no-status`, `custom`, `pods`.
+    rule: str = ""
 
     @property
     def decided(self) -> bool:
         """True once waiting longer would not change the verdict by itself."""
         return self.state in (HealthState.CURRENT, HealthState.FAILED)
+
+    def by(self, rule: str) -> Health:
+        """The same verdict, saying which rule gave it (a rule already named is kept)."""
+        return self if self.rule else replace(self, rule=rule)
 
     @classmethod
     def current(cls, reason: str) -> Health:
@@ -55,6 +61,8 @@ class Condition:
     status: str
     reason: str
     message: str
+    # The generation the condition was written for, when the controller says (Flux does).
+    observed_generation: int | None = None
 
     @property
     def is_true(self) -> bool:
@@ -118,6 +126,12 @@ def conditions(obj: Mapping[str, Any], path: str = "status.conditions") -> Condi
             status=str(entry.get("status") or "Unknown"),
             reason=str(entry.get("reason") or ""),
             message=str(entry.get("message") or ""),
+            observed_generation=(
+                entry["observedGeneration"]
+                if isinstance(entry.get("observedGeneration"), int)
+                and not isinstance(entry.get("observedGeneration"), bool)
+                else None
+            ),
         )
     return found
 

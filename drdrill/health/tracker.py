@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from drdrill.health.custom_rules import NO_CUSTOM_RULES, RuleBook
 from drdrill.health.group_watcher import (
     Event,
     GroupTrouble,
@@ -21,7 +22,7 @@ from drdrill.health.group_watcher import (
 )
 from drdrill.health.inventory import Selection
 from drdrill.health.ownership import owner_candidates
-from drdrill.health.pod_failures import assess_pod_failure
+from drdrill.health.pod_failures import PodJudge, PodPolicy
 from drdrill.health.refs import ObjectRef
 from drdrill.health.rules import assess
 from drdrill.health.status import Health, HealthState
@@ -36,15 +37,23 @@ class _TargetState:
     trouble: str = ""
     current_since: float | None = None
     pod_failures: dict[str, str] = field(default_factory=dict)
+    # Why a pod is still waiting without having failed (scale-up, a Secret still missing...).
+    pod_waiting: dict[str, str] = field(default_factory=dict)
+    # When each kind of wait was first seen, for the report's notes.
+    waits_seen: dict[str, float] = field(default_factory=dict)
 
     def effective(self) -> Health:
         if self.seen is None:
             if self.trouble:
-                return Health.unknown(self.trouble)
-            return Health.unknown("not found" if self.listed else "not listed yet")
+                return Health.unknown(self.trouble).by("watch")
+            return Health.unknown("not found" if self.listed else "not listed yet").by("watch")
         if self.seen.state is not HealthState.CURRENT and self.pod_failures:
             pod, reason = sorted(self.pod_failures.items())[0]
-            return Health.failed(f"pod {pod}: {reason}")
+            return Health.failed(f"pod {pod}: {reason}").by("pods")
+        if self.seen.state is not HealthState.CURRENT and self.pod_waiting:
+            pod, reason = sorted(self.pod_waiting.items())[0]
+            return Health.in_progress(f"{self.seen.reason}; pod {pod}: {reason}").by(
+                self.seen.rule)
         return self.seen
 
 
@@ -53,16 +62,21 @@ class HealthTracker:
         self,
         *,
         targets: Sequence[ObjectRef],
-        crash_loop_restarts: int,
+        crash_loop_restarts: int = 3,
         selection: Selection | None = None,
         on_change: OnChange | None = None,
+        rules: RuleBook = NO_CUSTOM_RULES,
+        pod_policy: PodPolicy | None = None,
     ) -> None:
         self.targets = list(dict.fromkeys(targets))
         self._states = {ref: _TargetState() for ref in self.targets}
         self._by_identity: dict[tuple[str | None, str, str], list[ObjectRef]] = {}
         for ref in self.targets:
             self._by_identity.setdefault((ref.namespace, ref.kind, ref.name), []).append(ref)
-        self._crash_loop_restarts = crash_loop_restarts
+        self._rules = rules
+        self._judge = PodJudge(pod_policy or PodPolicy(crash_loop_restarts=crash_loop_restarts))
+        # Pods whose verdict changes by itself at a known time, and their latest object.
+        self._recheck: dict[tuple[str | None, str], tuple[float, dict[str, Any]]] = {}
         self._selection = selection
         self._on_change = on_change
         self._pod_owners: dict[tuple[str | None, str], list[ObjectRef]] = {}
@@ -79,9 +93,27 @@ class HealthTracker:
     def current_since(self, ref: ObjectRef) -> float | None:
         return self._states[ref].current_since
 
+    def notes(self, ref: ObjectRef, *, now: float) -> list[str]:
+        """What the wait for this target went through, for the report (e.g. a scale-up)."""
+        state = self._states[ref]
+        until = state.current_since if state.current_since is not None else now
+        return [f"waited {max(0.0, until - since):.1f}s: {what}"
+                for what, since in sorted(state.waits_seen.items(), key=lambda item: item[1])]
+
+    def next_recheck(self) -> float | None:
+        """The earliest monotonic time at which a verdict changes without a new event."""
+        return min((at for at, _ in self._recheck.values()), default=None)
+
+    def tick(self, now: float) -> None:
+        """Re-judge the pods whose grace period has ended by `now`."""
+        due = [(key, pod) for key, (at, pod) in self._recheck.items() if at <= now]
+        for (namespace, name), pod in due:
+            del self._recheck[(namespace, name)]
+            self._pod_seen(pod, namespace, name, now)
+
     def apply(self, event: Event) -> None:
         if isinstance(event, ObjectSeen):
-            self._seen(event.group, event.obj, event.received_at)
+            self._seen(event.group, event.obj, event.received_at, event.status_subresource)
         elif isinstance(event, ObjectGone):
             self._gone(event.group, event.namespace, event.name, event.received_at)
         elif isinstance(event, Listed):
@@ -108,13 +140,14 @@ class HealthTracker:
         refs = self._by_identity.get((namespace, group.kind, name), ())
         return [ref for ref in refs if ref.api_version == group.api_version and ref in self._states]
 
-    def _seen(self, group: WatchGroup, obj: dict[str, Any], received_at: float) -> None:
+    def _seen(self, group: WatchGroup, obj: dict[str, Any], received_at: float,
+              event_status: bool | None = None) -> None:
         metadata = obj.get("metadata") or {}
         namespace, name = metadata.get("namespace") or None, str(metadata.get("name", ""))
         labels = metadata.get("labels") or {}
         refs = [ref for ref in self._matching(group, namespace, name) if self._keep(ref, labels)]
         if refs:
-            health = assess(obj)
+            health = assess(obj, rules=self._rules, status_subresource=event_status)
 
             def note_health(state: _TargetState) -> None:
                 state.seen = health
@@ -164,18 +197,28 @@ class HealthTracker:
             for ref in self._by_identity.get((namespace, kind, owner), ())
             if ref in self._states
         ]
-        self._pod_gone(namespace, name, at)
+        self._drop_pod(namespace, name, at)
         if not owners:
             return
-        failure = assess_pod_failure(pod, crash_loop_restarts=self._crash_loop_restarts)
+        verdict = self._judge.judge(pod, now=at)
+        if verdict.recheck_at is not None:
+            self._recheck[(namespace, name)] = (verdict.recheck_at, pod)
+        else:
+            self._recheck.pop((namespace, name), None)
         self._pod_owners[(namespace, name)] = owners
         for ref in owners:
-            self._update(ref, at, lambda s: _set_pod_failure(s, name, failure))
+            self._update(ref, at, lambda s: _set_pod_verdict(
+                s, name, verdict.failure, verdict.waiting, at))
 
     def _pod_gone(self, namespace: str | None, name: str, at: float) -> None:
+        self._judge.forget(namespace, name)
+        self._recheck.pop((namespace, name), None)
+        self._drop_pod(namespace, name, at)
+
+    def _drop_pod(self, namespace: str | None, name: str, at: float) -> None:
         for ref in self._pod_owners.pop((namespace, name), ()):
             if ref in self._states:
-                self._update(ref, at, lambda s: _set_pod_failure(s, name, None))
+                self._update(ref, at, lambda s: _set_pod_verdict(s, name, None, None, at))
 
     def _update(self, ref: ObjectRef, at: float, change: Callable[[_TargetState], None]) -> None:
         state = self._states[ref]
@@ -196,8 +239,16 @@ class HealthTracker:
             self._on_change(ref, after)
 
 
-def _set_pod_failure(state: _TargetState, pod: str, failure: str | None) -> None:
+def _set_pod_verdict(
+    state: _TargetState, pod: str, failure: str | None, waiting: str | None, at: float
+) -> None:
     if failure is None:
         state.pod_failures.pop(pod, None)
     else:
         state.pod_failures[pod] = failure
+    if waiting is None:
+        state.pod_waiting.pop(pod, None)
+    else:
+        state.pod_waiting[pod] = waiting
+        if "scale-up" in waiting:
+            state.waits_seen.setdefault("for an autoscaled node pool to scale up", at)

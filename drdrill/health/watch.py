@@ -16,9 +16,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from drdrill.health.custom_rules import NO_CUSTOM_RULES, RuleBook
 from drdrill.health.discovery import ApiResources
 from drdrill.health.group_watcher import Event, GroupWatcher, WatchGroup
 from drdrill.health.inventory import Selection
+from drdrill.health.pod_failures import PodPolicy
 from drdrill.health.refs import ObjectRef, WorkloadOutcome
 from drdrill.health.status import HealthState
 from drdrill.health.tracker import HealthTracker, OnChange
@@ -35,16 +37,20 @@ def wait_until_healthy(
     targets: Sequence[ObjectRef],
     deadline: Deadline,
     clock_origin: float,
-    crash_loop_restarts: int,
+    crash_loop_restarts: int = 3,
     selection: Selection | None = None,
     on_change: OnChange | None = None,
+    rules: RuleBook = NO_CUSTOM_RULES,
+    pod_policy: PodPolicy | None = None,
 ) -> list[WorkloadOutcome]:
     """Watch `targets` until all are decided or `deadline`; one outcome per (selected) target.
 
     `api_client` is a `kubernetes.client.ApiClient` for the drill's cluster. `clock_origin` is
     the drill's monotonic start: `ready_after_seconds` counts from it. `selection` applies the
     scenario's include/exclude selectors, label selectors as soon as each object is listed.
-    `on_change` is called from this thread whenever a target's health changes.
+    `on_change` is called from this thread whenever a target's health changes. `rules` are
+    the scenario's own health rules; `pod_policy` says when a pod's trouble is terminal (it
+    overrides `crash_loop_restarts`).
     """
     started = time.monotonic()
     tracker = HealthTracker(
@@ -52,6 +58,8 @@ def wait_until_healthy(
         crash_loop_restarts=crash_loop_restarts,
         selection=selection,
         on_change=on_change,
+        rules=rules,
+        pod_policy=pod_policy,
     )
     if not tracker.targets:
         return []
@@ -65,11 +73,16 @@ def wait_until_healthy(
         watcher.start()
     try:
         while not tracker.all_decided:
+            timeout = deadline.remaining()
+            recheck = tracker.next_recheck()
+            if recheck is not None:
+                timeout = min(timeout, max(0.0, recheck - time.monotonic()))
             try:
-                event = events.get(timeout=deadline.remaining())
+                tracker.apply(events.get(timeout=timeout))
             except queue.Empty:
-                break
-            tracker.apply(event)
+                if deadline.expired():
+                    break
+            tracker.tick(time.monotonic())
             if deadline.expired():
                 break
     finally:
@@ -104,11 +117,13 @@ def _outcome(
 ) -> WorkloadOutcome:
     health = tracker.health(ref)
     since = tracker.current_since(ref)
+    notes = tuple(tracker.notes(ref, now=time.monotonic()))
     if health.state is HealthState.CURRENT:
         ready_after = None if since is None else round(since - clock_origin, 6)
-        return WorkloadOutcome(ref, True, ready_after, health.reason)
+        return WorkloadOutcome(ref, True, ready_after, health.reason, health.rule, notes)
     if health.state is HealthState.FAILED:
-        return WorkloadOutcome(ref, False, None, health.reason)
+        return WorkloadOutcome(ref, False, None, health.reason, health.rule, notes)
     return WorkloadOutcome(
-        ref, False, None, f"not healthy after {format_duration(waited)}: {health.reason}"
+        ref, False, None, f"not healthy after {format_duration(waited)}: {health.reason}",
+        health.rule, notes,
     )

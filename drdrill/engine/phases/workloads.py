@@ -21,9 +21,11 @@ from drdrill.health import (
     wait_until_healthy,
 )
 from drdrill.health.collection import fetch_objects
+from drdrill.health.custom_rules import RuleBook
+from drdrill.health.pod_failures import PodPolicy
 from drdrill.kubeapi import call_with_retries, new_api_client
 from drdrill.scenario.models import Engine
-from drdrill.timing import Deadline
+from drdrill.timing import Deadline, parse_duration
 
 # Never read: secrets are not needed to judge health or find model references.
 _NOT_FETCHED = {"Secret"}
@@ -51,8 +53,15 @@ class WorkloadsPhase:
         if spec.include or spec.exclude:
             lines.append(f"narrowed by {len(spec.include)} include / {len(spec.exclude)} exclude "
                          "selector(s)")
-        lines.append(f"terminal failures end the wait early (CrashLoopBackOff after "
-                     f"{spec.crash_loop_restarts} restarts, image pull errors, Unschedulable)")
+        lines.append(
+            f"terminal failures end the wait early: CrashLoopBackOff after "
+            f"{spec.crash_loop_restarts} restarts, ImagePullBackOff after "
+            f"{spec.image_pull_attempts} failed pulls, a missing Secret/ConfigMap after "
+            f"{spec.config_error_grace}, Insufficient resources unless an autoscaled pool fits"
+        )
+        if spec.health_rules:
+            kinds = ", ".join(rule.kind for rule in spec.health_rules)
+            lines.append(f"the scenario's own health rules for: {kinds}")
         return lines
 
     def run(self, ctx: DrillContext, *, deadline: Deadline) -> PhaseOutcome:
@@ -66,8 +75,14 @@ class WorkloadsPhase:
             outcomes = wait_until_healthy(
                 api_client=api, targets=targets, deadline=deadline,
                 clock_origin=ctx.clock.started_monotonic,
-                crash_loop_restarts=spec.crash_loop_restarts,
                 selection=Selection(include=spec.include, exclude=spec.exclude),
+                rules=RuleBook(spec.health_rules),
+                pod_policy=PodPolicy(
+                    crash_loop_restarts=spec.crash_loop_restarts,
+                    image_pull_attempts=spec.image_pull_attempts,
+                    config_error_grace_seconds=parse_duration(spec.config_error_grace),
+                    pools=ctx.scenario.spec.cluster.node_pools,
+                ),
             )
             ctx.workloads = [outcome.to_result() for outcome in outcomes]
             wanted = [r for r in refs if r.kind not in _NOT_FETCHED]

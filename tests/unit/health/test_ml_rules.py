@@ -25,7 +25,10 @@ CASES: list[Any] = [
         obj(*ISVC, status={"conditions": [cond("Ready", "False", "PredictorNotReady")]}),
         IN_PROGRESS, "PredictorNotReady", id="isvc-not-ready",
     ),
-    pytest.param(obj(*ISVC, status={}), IN_PROGRESS, "no Ready condition", id="isvc-new"),
+    pytest.param(obj(*ISVC, status={}), IN_PROGRESS, "no controller has reconciled it",
+                 id="isvc-new"),
+    pytest.param(obj(*ISVC, status={"url": "http://x"}), IN_PROGRESS, "no Ready condition",
+                 id="isvc-status-without-conditions"),
     pytest.param(
         obj(*ISVC, status={
             "conditions": [cond("Ready", "False")],
@@ -41,8 +44,10 @@ CASES: list[Any] = [
     # KubeRay RayCluster
     pytest.param(obj(RAY, "RayCluster", status={"state": "ready"}), CURRENT, "ready",
                  id="raycluster-state-ready"),
-    pytest.param(obj(RAY, "RayCluster", status={}), IN_PROGRESS, "not reported",
+    pytest.param(obj(RAY, "RayCluster", status={}), IN_PROGRESS, "no controller has reconciled",
                  id="raycluster-new"),
+    pytest.param(obj(RAY, "RayCluster", status={"desiredWorkerReplicas": 2}), IN_PROGRESS,
+                 "not reported", id="raycluster-state-not-reported"),
     pytest.param(obj(RAY, "RayCluster", status={"state": "failed", "reason": "no quota"}),
                  FAILED, "no quota", id="raycluster-state-failed"),
     pytest.param(
@@ -73,8 +78,10 @@ CASES: list[Any] = [
     ),
     pytest.param(obj(RAY, "RayService", status={"serviceStatus": "Running"}), CURRENT,
                  "Running", id="rayservice-legacy-running"),
-    pytest.param(obj(RAY, "RayService", status={}), IN_PROGRESS, "not reported",
+    pytest.param(obj(RAY, "RayService", status={}), IN_PROGRESS, "no controller has reconciled",
                  id="rayservice-legacy-new"),
+    pytest.param(obj(RAY, "RayService", status={"numServeEndpoints": 0}), IN_PROGRESS,
+                 "not reported", id="rayservice-legacy-not-reported"),
     # Kubeflow Notebook
     pytest.param(obj("kubeflow.org/v1", "Notebook", status={"readyReplicas": 1}), CURRENT,
                  "ready", id="notebook-ready-replicas"),
@@ -109,7 +116,9 @@ CASES: list[Any] = [
         CURRENT, "running", id="trainjob-running",
     ),
     pytest.param(obj("trainer.kubeflow.org/v1alpha1", "TrainJob", status={}), IN_PROGRESS,
-                 "not running", id="trainjob-new"),
+                 "no controller has reconciled", id="trainjob-new"),
+    pytest.param(obj("trainer.kubeflow.org/v1alpha1", "TrainJob", status={"jobsStatus": []}),
+                 IN_PROGRESS, "not running", id="trainjob-no-jobs-yet"),
     pytest.param(
         obj("trainer.kubeflow.org/v1alpha1", "TrainJob",
             status={"conditions": [cond("Suspended", reason="Suspended")]}),

@@ -21,14 +21,14 @@ def _named(obj: dict, name: str, **labels: str) -> dict:  # type: ignore[type-ar
     return obj
 
 
-def _pull_backoff_pod() -> dict:  # type: ignore[type-arg]
+def _invalid_image_pod() -> dict:  # type: ignore[type-arg]
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "web-abc12-x", "namespace": "ml",
                      "labels": {"pod-template-hash": "abc12"},
                      "ownerReferences": [{"kind": "ReplicaSet", "name": "web-abc12"}]},
         "status": {"containerStatuses": [
-            {"name": "main", "restartCount": 0, "state": {"waiting": {"reason": "ErrImagePull"}}}
+            {"name": "main", "restartCount": 0, "state": {"waiting": {"reason": "InvalidImageName"}}}
         ]},
     }
 
@@ -48,9 +48,10 @@ def test_current_since_is_the_arrival_of_the_deciding_event() -> None:
 def test_pod_failure_fails_its_deployment_until_the_pod_goes() -> None:
     tracker = HealthTracker(targets=[WEB], crash_loop_restarts=3)
     tracker.apply(ObjectSeen(DEPLOYMENTS, _named(deployment(ready=0), "web"), 1.0))
-    tracker.apply(ObjectSeen(PODS, _pull_backoff_pod(), 1.1))
+    tracker.apply(ObjectSeen(PODS, _invalid_image_pod(), 1.1))
     assert tracker.health(WEB).state is HealthState.FAILED
-    assert "ErrImagePull" in tracker.health(WEB).reason
+    assert "InvalidImageName" in tracker.health(WEB).reason
+    assert tracker.health(WEB).rule == "pods"
     tracker.apply(ObjectGone(PODS, "ml", "web-abc12-x", 1.2))
     assert tracker.health(WEB).state is HealthState.IN_PROGRESS
 

@@ -87,7 +87,7 @@ BAD_FIELDS = {
     "unknown-deep": (_set("spec.cluster.nodePools.0.gpuz", 1), "nodePools[0].gpuz"),
     "wrong-type": (_set("spec.cluster.nodePools.0.count", "two"), "nodePools[0].count"),
     "float-count": (_set("spec.cluster.nodePools.0.count", 1.5), "nodePools[0].count"),
-    "zero-nodes": (_set("spec.cluster.nodePools.0.count", 0), "nodePools[0].count"),
+    "zero-nodes": (_set("spec.cluster.nodePools.0.count", 0), "nodePools[0]"),
     "negative-gpus": (_set("spec.cluster.nodePools.0.gpus", -1), "nodePools[0].gpus"),
     "unknown-provider": (_set("spec.cluster.provider", "docker"), "spec.cluster.provider"),
     "rto-no-unit": (_set("spec.sla.rto", "90"), "spec.sla.rto"),
