@@ -80,3 +80,55 @@ def test_one_watch_per_kind_and_namespace_plus_pods() -> None:
         WatchGroup("v1", "Namespace", None),
         WatchGroup("v1", "Pod", "ml"),
     ]
+
+
+def _web_pod(status: dict, spec: dict | None = None) -> dict:  # type: ignore[type-arg]
+    pod = _invalid_image_pod()
+    pod["status"] = status
+    if spec is not None:
+        pod["spec"] = spec
+    return pod
+
+
+def test_missing_secret_turns_terminal_on_a_tick_after_the_grace() -> None:
+    from drdrill.health.pod_failures import PodPolicy
+
+    tracker = HealthTracker(targets=[WEB],
+                            pod_policy=PodPolicy(config_error_grace_seconds=30.0))
+    tracker.apply(ObjectSeen(DEPLOYMENTS, _named(deployment(ready=0), "web"), 1.0))
+    tracker.apply(ObjectSeen(PODS, _web_pod({"containerStatuses": [
+        {"name": "main", "state": {"waiting": {"reason": "CreateContainerConfigError",
+                                               "message": 'secret "hf-token" not found'}}}]}),
+        10.0))
+    assert tracker.health(WEB).state is HealthState.IN_PROGRESS
+    assert "missing Secret hf-token" in tracker.health(WEB).reason
+    assert tracker.next_recheck() == 40.0
+    tracker.tick(39.0)
+    assert not tracker.all_decided
+    tracker.tick(40.0)
+    assert tracker.all_decided
+    assert tracker.health(WEB).state is HealthState.FAILED
+    assert "missing Secret hf-token" in tracker.health(WEB).reason
+    assert tracker.next_recheck() is None
+
+
+def test_a_scale_up_wait_is_noted_once_the_workload_is_ready() -> None:
+    from drdrill.health.pod_failures import PodPolicy
+    from drdrill.scenario.models import Autoscaling, NodePool
+
+    pools = (NodePool(name="gpu", count=1, gpus=4, autoscaling=Autoscaling(max_count=2)),)
+    tracker = HealthTracker(targets=[WEB], pod_policy=PodPolicy(pools=pools))
+    tracker.apply(ObjectSeen(DEPLOYMENTS, _named(deployment(ready=1), "web"), 1.0))
+    unschedulable = {"conditions": [{
+        "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+        "message": "0/1 nodes are available: 1 Insufficient nvidia.com/gpu."}]}
+    gpu_spec = {"containers": [{"name": "main",
+                                "resources": {"limits": {"nvidia.com/gpu": "4"}}}]}
+    tracker.apply(ObjectSeen(PODS, _web_pod(unschedulable, gpu_spec), 2.0))
+    assert tracker.health(WEB).state is HealthState.IN_PROGRESS
+    assert "scale-up" in tracker.health(WEB).reason
+    tracker.apply(ObjectSeen(PODS, _web_pod({"phase": "Running"}, gpu_spec), 14.0))
+    tracker.apply(ObjectSeen(DEPLOYMENTS, _named(deployment(), "web"), 14.5))
+    assert tracker.health(WEB).state is HealthState.CURRENT
+    assert tracker.notes(WEB, now=20.0) == [
+        "waited 12.5s: for an autoscaled node pool to scale up"]
