@@ -83,18 +83,21 @@ FLUX: list[Any] = [
     pytest.param(
         obj(KS, "Kustomization", generation=1, status={
             "observedGeneration": -1,
-            "conditions": [_flux_cond("False", "ArtifactFailed", "kustomization path not found", 1)]}),
+            "conditions": [_flux_cond("False", "ArtifactFailed", "kustomization path not found",
+                                      1)]}),
         FAILED, "path not found", id="path-not-found-fails"),
     pytest.param(
         obj(HR, "HelmRelease", generation=1, status={
             "observedGeneration": 1,
             "conditions": [_flux_cond("False", "InstallFailed", "install failed", 1),
-                           cond("Stalled", "True", "RetriesExceeded", "install retries exhausted")]}),
+                           cond("Stalled", "True", "RetriesExceeded",
+                                "install retries exhausted")]}),
         FAILED, "install retries exhausted", id="helmrelease-stalled"),
     pytest.param(
         obj(KS, "Kustomization", generation=3, status={
-            "observedGeneration": 3, "conditions": [_flux_cond("True", "ReconciliationSucceeded",
-                                                               "Applied revision: main@sha1:a", 3)]}),
+            "observedGeneration": 3,
+            "conditions": [_flux_cond("True", "ReconciliationSucceeded",
+                                      "Applied revision: main@sha1:a", 3)]}),
         CURRENT, "Applied revision", id="ready"),
     pytest.param(
         obj(KS, "Kustomization", generation=1, spec={"suspend": True}, status={

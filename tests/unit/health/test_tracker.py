@@ -28,7 +28,8 @@ def _invalid_image_pod() -> dict:  # type: ignore[type-arg]
                      "labels": {"pod-template-hash": "abc12"},
                      "ownerReferences": [{"kind": "ReplicaSet", "name": "web-abc12"}]},
         "status": {"containerStatuses": [
-            {"name": "main", "restartCount": 0, "state": {"waiting": {"reason": "InvalidImageName"}}}
+            {"name": "main", "restartCount": 0,
+             "state": {"waiting": {"reason": "InvalidImageName"}}}
         ]},
     }
 
