@@ -17,6 +17,7 @@ from drdrill.engine.context import DrillContext, RunOptions
 from drdrill.engine.phases.backups import BackupsPhase
 from drdrill.engine.runner import run_drill
 from drdrill.errors import BadInputError, exit_code_for_verdict
+from drdrill.report.terminal import verdict_line
 from drdrill.report.writer import check_report_dir
 from drdrill.results import PhaseStatus
 from drdrill.scenario import load_scenario
@@ -105,6 +106,6 @@ def verify(
     for phase in outcome.report.phases:
         if phase.name == "backups" and phase.status is PhaseStatus.ERROR:
             typer.echo(f"drdrill error: {phase.message}", err=True)
-    typer.echo(f"{outcome.report.verdict.value}: {outcome.report.summary}")
+    typer.echo(verdict_line(outcome.report))
     typer.echo(f"report: {outcome.paths.directory}")
     raise typer.Exit(int(exit_code_for_verdict(outcome.report.verdict.value)))

@@ -13,6 +13,7 @@ from drdrill.engine.context import DrillContext, RunOptions
 from drdrill.engine.phases import build_phases
 from drdrill.engine.runner import run_drill
 from drdrill.errors import exit_code_for_verdict
+from drdrill.report.terminal import rto_line, verdict_line
 from drdrill.report.writer import check_report_dir
 from drdrill.scenario import load_scenario
 from drdrill.scenario.models import Provider
@@ -47,6 +48,7 @@ def run(
     ctx = DrillContext(scenario=loaded, options=options)
     observer = TerminalProgress() if sys.stderr.isatty() else None
     outcome = run_drill(ctx, build_phases(), report_dir=report_dir, observer=observer)
-    typer.echo(f"{outcome.report.verdict.value}: {outcome.report.summary}")
+    typer.echo(verdict_line(outcome.report))
+    typer.echo(rto_line(outcome.report))
     typer.echo(f"report: {outcome.paths.directory}")
     raise typer.Exit(int(exit_code_for_verdict(outcome.report.verdict.value)))

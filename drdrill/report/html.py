@@ -1,6 +1,7 @@
 """report.html: one self-contained page (inline CSS and SVG) rendered with autoescaping.
 
-Every name and message here may come from a cluster, a repository or a bucket: untrusted.
+Every name and message here may come from a cluster, a repository or a bucket: untrusted. Each
+printed value is escaped, and its control characters are written out (`\\xNN`).
 """
 
 from __future__ import annotations
@@ -9,14 +10,25 @@ from dataclasses import dataclass
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from drdrill.report.untrusted import visible_controls
 from drdrill.results import DrillReport, PhaseStatus
 from drdrill.timing import format_duration
+
+
+def _finalize(value: object) -> object:
+    """Applied to every `{{ ... }}` before it is escaped. Already-safe markup (`__html__`) is
+    left alone, so untrusted lists are printed item by item in the template, never `join`ed."""
+    if isinstance(value, str) and not hasattr(value, "__html__"):
+        return visible_controls(value)
+    return value
+
 
 _ENV = Environment(
     loader=PackageLoader("drdrill.report", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=_finalize,
 )
 _ENV.filters["duration"] = lambda s: "-" if s is None else format_duration(float(s))
 
@@ -28,6 +40,8 @@ _COLOURS = {
 }
 _WIDTH = 860.0
 _ROW = 26
+# A page, not a dump: report.json holds every simulated resource.
+_SIMULATED_LISTED = 200
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,7 @@ def render_html(report: DrillReport) -> str:
     bars, rto_x, rto_in_view, height = _timeline(report)
     return _ENV.get_template("report.html.j2").render(
         report=report, bars=bars, rto_x=rto_x, rto_in_view=rto_in_view, height=height,
-        width=_WIDTH,
+        width=_WIDTH, simulated_listed=_SIMULATED_LISTED,
+        simulation=report.simulation if report.simulation and report.simulation.any else None,
         workloads=sorted(report.workloads, key=lambda w: (w.healthy, w.ready_after_seconds or 0)),
     )

@@ -1,38 +1,95 @@
-"""report.md: short enough to paste into a pull request or an incident channel."""
+"""report.md: short enough to paste into a pull request or an incident channel.
+
+What drdrill simulated stands next to the verdict and the RTO: a PASS on kwok says the GitOps
+recovery works, not that real pods and controllers would have come up.
+"""
 
 from __future__ import annotations
 
-from drdrill.results import DrillReport, PhaseStatus, Verdict
+from drdrill.report.untrusted import visible_controls
+from drdrill.results import DrillReport, PhaseStatus, Simulation, Verdict, WorkloadResult
 from drdrill.timing import format_duration
 
-_ICON = {
-    Verdict.PASS: "PASS",
-    Verdict.FAIL: "FAIL",
-    Verdict.ERROR: "ERROR",
-    Verdict.INTERRUPTED: "INTERRUPTED",
-}
+_LISTED = 10
+_PODS = ("Pods went through kwok's stages: Ready after a delay, whatever their image, probes, "
+         "config or Secrets.")
 
 
-def _cell(text: str) -> str:
+def _cell(text: str, limit: int = 200) -> str:
     """Keep untrusted text from breaking the table or injecting markup."""
-    cleaned = " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-    return cleaned[:200] + ("..." if len(cleaned) > 200 else "")
+    cleaned = " ".join(visible_controls(text).split())
+    cleaned = cleaned.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    return cleaned[:limit] + ("..." if len(cleaned) > limit else "")
 
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else format_duration(value)
 
 
+def _where(namespace: str | None, name: str) -> str:
+    return _cell(f"{namespace}/{name}" if namespace else name)
+
+
+def _workload_line(workload: WorkloadResult) -> str:
+    if workload.healthy:
+        state = "healthy" + (f" after {_seconds(workload.ready_after_seconds)}"
+                             if workload.ready_after_seconds is not None else "")
+    else:
+        state = "NOT healthy" + (f", {_cell(workload.reason)}" if workload.reason else "")
+    how = [f"rule: {_cell(workload.rule)}"] if workload.rule else []
+    if workload.simulated:
+        how.append("simulated status")
+    line = f"- {_cell(workload.kind)} {_where(workload.namespace, workload.name)}: {state}"
+    if how:
+        line += f" ({'; '.join(how)})"
+    if workload.notes:
+        line += ". Notes: " + "; ".join(_cell(note) for note in workload.notes[:3])
+    return line
+
+
+def _workload_lines(report: DrillReport) -> list[str]:
+    """Every unhealthy workload first, then healthy ones that carry notes (a scale-up wait)."""
+    unhealthy = [w for w in report.workloads if not w.healthy]
+    simulated = sum(1 for w in report.workloads if w.simulated)
+    total = len(report.workloads)
+    count = f"**Workloads:** {total - len(unhealthy)}/{total} healthy"
+    count += f" ({simulated} with simulated status)." if simulated else "."
+    listed = unhealthy + [w for w in report.workloads if w.healthy and w.notes]
+    lines = ["", count] + [_workload_line(w) for w in listed[:_LISTED]]
+    if len(listed) > _LISTED:
+        lines.append(f"- ... and {len(listed) - _LISTED} more (report.html lists them all)")
+    return lines
+
+
+def _simulation_lines(simulation: Simulation) -> list[str]:
+    lines = ["", "### Simulated", ""]
+    description = _cell(simulation.description, 600) if simulation.description else ""
+    if not description and simulation.pods:
+        description = _PODS
+    if description:
+        lines += [description, ""]
+    resources = simulation.custom_resources
+    if resources:
+        lines.append(f"Custom resources whose status drdrill wrote, not a controller "
+                     f"({len(resources)}):")
+        lines += [f"- {_cell(r.kind)} {_where(r.namespace, r.name)}: {_cell(r.outcome)}"
+                  for r in resources[:_LISTED]]
+        if len(resources) > _LISTED:
+            lines.append(f"- ... and {len(resources) - _LISTED} more (see report.json)")
+    return lines[:-1] if lines[-1] == "" else lines
+
+
 def render_markdown(report: DrillReport) -> str:
     rto, rpo = report.rto, report.rpo
+    rto_note = report.rto_note()
     lines = [
-        f"## drdrill `{report.drill}`: {_ICON[report.verdict]}",
+        f"## drdrill `{report.drill}`: {_cell(report.verdict_label())}",
         "",
         f"{_cell(report.summary)}. Provider `{report.provider}`, started "
         f"{report.started_at.isoformat()}.",
         "",
         f"- **RTO** {_seconds(rto.actual_seconds)} of {_seconds(rto.budget_seconds)}: "
-        f"{'met' if rto.met else 'NOT met'}",
+        f"{'met' if rto.met else 'NOT met'}" + (f" ({rto_note})" if rto_note else ""),
         f"- **RPO** worst backup age {_seconds(rpo.worst_age_seconds)} of "
         f"{_seconds(rpo.budget_seconds)}: {'met' if rpo.met else 'NOT met'}",
         "",
@@ -44,28 +101,22 @@ def render_markdown(report: DrillReport) -> str:
             f"| {phase.name} | {phase.status.value} | {_seconds(phase.duration_seconds)} | "
             f"{_seconds(phase.budget_seconds)} | {_cell(phase.message)} |"
         )
-    unhealthy = [w for w in report.workloads if not w.healthy]
+    if report.simulation is not None and report.simulation.any:
+        lines += _simulation_lines(report.simulation)
     if report.workloads:
-        lines += ["", f"**Workloads:** {len(report.workloads) - len(unhealthy)}/"
-                  f"{len(report.workloads)} healthy."]
-        for workload in unhealthy[:10]:
-            where = f"{workload.namespace}/" if workload.namespace else ""
-            name = _cell(where + workload.name)
-            lines.append(f"- {workload.kind} {name}: {_cell(workload.reason)}")
-        if len(unhealthy) > 10:
-            lines.append(f"- ... and {len(unhealthy) - 10} more")
+        lines += _workload_lines(report)
     if report.backups:
         lines += ["", "| backup set | verified | objects | age | RPO |", "|---|---|---|---|---|"]
         for backup in report.backups:
             lines.append(
-                f"| {backup.name} | {'yes' if backup.verified else 'NO'} | "
+                f"| {_cell(backup.name)} | {'yes' if backup.verified else 'NO'} | "
                 f"{backup.objects_checked} | {_seconds(backup.age_seconds)} | "
                 f"{'met' if backup.rpo_met else 'NOT met'} |"
             )
     missing = [ref for ref in report.references if not ref.restorable]
     if missing:
         lines += ["", "**Model references without a verified backup:**"]
-        lines += [f"- `{_cell(ref.uri)}` ({_cell(ref.source)})" for ref in missing[:10]]
+        lines += [f"- `{_cell(ref.uri)}` ({_cell(ref.source)})" for ref in missing[:_LISTED]]
     failed = [p for p in report.phases if p.status is not PhaseStatus.PASSED and p.required]
     if not failed and report.verdict is Verdict.PASS:
         lines += ["", "Every required phase passed."]

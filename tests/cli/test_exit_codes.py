@@ -105,6 +105,23 @@ def test_report_show_renders_a_past_report(tmp_path: Path) -> None:
     assert missing.stderr.startswith("drdrill error:")
 
 
+def test_report_show_labels_a_simulated_verdict(tmp_path: Path) -> None:
+    from drdrill.report.writer import write_reports
+    from tests.unit.report.test_simulation_label import real_report, simulated_report
+
+    simulated = write_reports(simulated_report(), report_dir=tmp_path / "s")
+    shown = drdrill("report", "show", str(simulated.directory), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    first = shown.stdout.splitlines()[0]
+    assert "PASS (simulated pods and 2 custom resources)" in first
+    assert "measured on a simulated cluster" in shown.stdout
+    real = write_reports(real_report(), report_dir=tmp_path / "r")
+    plain = drdrill("report", "show", str(real.directory), cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert "ml-platform: PASS - " in plain.stdout.splitlines()[0]
+    assert "simulated" not in plain.stdout.lower()
+
+
 def test_verbose_error_shows_traceback_only_with_v(tmp_path: Path) -> None:
     quiet = drdrill("validate", str(tmp_path / "none.yaml"), cwd=tmp_path)
     loud = drdrill("-v", "validate", str(tmp_path / "none.yaml"), cwd=tmp_path)
