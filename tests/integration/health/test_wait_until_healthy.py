@@ -11,6 +11,7 @@ import pytest
 from drdrill.health import ObjectRef, wait_until_healthy
 from drdrill.health.discovery import ApiResources
 from drdrill.health.group_watcher import Event, GroupWatcher, Listed, WatchGroup
+from drdrill.health.pod_failures import PodPolicy
 from drdrill.timing import Deadline
 from tests.integration.health import kube
 from tests.integration.health.conftest import LocalApiServer
@@ -99,7 +100,7 @@ def test_image_pull_backoff_on_a_pod_fails_its_deployment_early(api: Any) -> Non
     started = time.monotonic()
     [outcome] = wait_until_healthy(
         api_client=api, targets=[_deployment(ns, "llm")], deadline=Deadline.after(30),
-        clock_origin=started, crash_loop_restarts=3,
+        clock_origin=started, pod_policy=PodPolicy(image_pull_attempts=1),
     )
     assert time.monotonic() - started < 10
     assert not outcome.healthy
