@@ -58,13 +58,24 @@ def kubeconfig_contexts(path: Path) -> list[str]:
     return [c["name"] for c in contexts or [] if isinstance(c, dict) and "name" in c]
 
 
-def new_api_client(*, kubeconfig: Path, context: str | None = None) -> Any:
-    """A `kubernetes.client.ApiClient` bound to exactly this kubeconfig and context."""
-    from kubernetes import config
+def new_api_client(
+    *, kubeconfig: Path, context: str | None = None, connections: int | None = None
+) -> Any:
+    """A `kubernetes.client.ApiClient` bound to exactly this kubeconfig and context.
 
+    `connections` sizes its connection pool for callers that hold many watches open at once
+    (the default, five per CPU, would open and drop a connection for every other request).
+    """
+    from kubernetes import client, config
+
+    configuration = None
+    if connections is not None:
+        configuration = client.Configuration()
+        configuration.connection_pool_maxsize = connections
     try:
         return config.new_client_from_config(
-            config_file=str(kubeconfig), context=context, persist_config=False
+            config_file=str(kubeconfig), context=context, persist_config=False,
+            client_configuration=configuration,
         )
     except config.ConfigException as err:
         where = f" context {context!r}" if context else ""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from drdrill.results import Simulation
 from drdrill.timing import Deadline
 
 
@@ -26,6 +27,18 @@ class ClusterInfo:
     owned: bool = True  # False for an existing cluster: drdrill never deletes it
 
 
+class RunningSimulation(Protocol):
+    """What a provider simulates while a drill runs (kwok: the ML operators' status)."""
+
+    def stop(self) -> None:
+        """End it within seconds (threads joined); safe to call twice."""
+        ...
+
+    def snapshot(self) -> Simulation:
+        """What has been simulated so far; still answers after `stop`."""
+        ...
+
+
 class ClusterProvider(Protocol):
     @property
     def name(self) -> str: ...
@@ -43,4 +56,9 @@ class ClusterProvider(Protocol):
 
     def delete(self, info: ClusterInfo) -> None:
         """Tear down what `create` made; safe to call twice."""
+        ...
+
+    def start_simulation(self, *, info: ClusterInfo) -> RunningSimulation | None:
+        """Start what stands in for controllers that cannot run on this cluster, for as long
+        as the drill runs; None when nothing is simulated (a real cluster)."""
         ...

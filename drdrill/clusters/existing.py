@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drdrill.clusters.base import ClusterInfo
+from drdrill.clusters.base import ClusterInfo, RunningSimulation
 from drdrill.errors import BadInputError, InfrastructureError, PrerequisiteError
 from drdrill.kubeapi import kubeconfig_contexts, new_api_client
 from drdrill.timing import Deadline
@@ -111,6 +111,9 @@ class ExistingCluster:
             )
         return ClusterInfo(name=self.drill, provider="existing", kubeconfig=path,
                            context=self.context, owned=False)
+
+    def start_simulation(self, *, info: ClusterInfo) -> RunningSimulation | None:
+        return None  # the cluster's own controllers run: nothing is simulated
 
     def delete(self, info: ClusterInfo) -> None:
         return None  # never delete a cluster drdrill did not create

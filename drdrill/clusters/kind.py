@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from drdrill.clusters.base import ClusterInfo
+from drdrill.clusters.base import ClusterInfo, RunningSimulation
 from drdrill.errors import PrerequisiteError
 from drdrill.proc import Command, run_checked
 from drdrill.scenario.models import NodePool
@@ -112,6 +112,9 @@ class KindCluster:
             self.delete(info)
             raise
         return info
+
+    def start_simulation(self, *, info: ClusterInfo) -> RunningSimulation | None:
+        return None  # real nodes, real controllers: nothing is simulated
 
     def delete(self, info: ClusterInfo) -> None:
         if shutil.which("kind") is not None:

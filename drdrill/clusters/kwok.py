@@ -3,7 +3,9 @@
 etcd, kube-apiserver, kube-controller-manager and kube-scheduler are the real programs, run
 as local processes bound to 127.0.0.1; the kwok controller plays the kubelet for simulated
 nodes, so scheduling (GPU capacity, taints) is real and pods progress through the stages in
-`stages/` (readiness delay from the scenario; faults on demand).
+`stages/` (readiness delay from the scenario; faults on demand). The status of ML custom
+resources, whose operators cannot run here, comes from drdrill's simulated operator
+(`simulator.py`), which the drill starts with `start_simulation`.
 """
 
 from __future__ import annotations
@@ -22,18 +24,35 @@ import yaml
 
 from drdrill.clusters.base import ClusterInfo
 from drdrill.clusters.nodes import create_nodes, wait_nodes_ready
+from drdrill.clusters.simulator import KwokSimulator
 from drdrill.errors import BadInputError, DrdrillError, InfrastructureError
 from drdrill.kubeapi import new_api_client
 from drdrill.ports import LOOPBACK, ensure_free, free_port
 from drdrill.proc import Command, log_tail, run_streaming, start_process, stop_process_group
 from drdrill.scenario.models import KwokSettings, NodePool
 from drdrill.testbed import pinned_versions, testbed_binary
-from drdrill.timing import Deadline, format_duration, parse_duration, utc_now
+from drdrill.timing import Deadline, format_duration, parse_duration
 
 log = structlog.get_logger(__name__)
 
-STAGE_FILES = ("nodes.yaml", "pods.yaml", "pod-faults.yaml", "ml-resources.yaml")
+STAGE_FILES = ("nodes.yaml", "pods.yaml", "pod-faults.yaml")
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+
+
+# One watch per simulated kind whose CRD is installed, the CRD watch and the writes.
+SIMULATOR_CONNECTIONS = 24
+
+
+def simulation_description(settings: KwokSettings) -> str:
+    """One sentence for the report: what on kwok was not real."""
+    delay = settings.readiness_delay + (
+        f" (plus up to {settings.readiness_jitter})" if settings.readiness_jitter else "")
+    return (
+        "kwok simulated the nodes and every pod's lifecycle (a scheduled pod turned Ready "
+        f"{delay} after it started, whatever its image, probes or configuration), and "
+        "drdrill's simulated operator wrote the status of the ML custom resources listed, "
+        "checking only that their pods would fit on a node."
+    )
 
 
 def cluster_name(drill: str) -> str:
@@ -127,23 +146,6 @@ def apply_stages(api_client: Any, *, stages: list[dict[str, Any]]) -> None:
                 ) from err
 
 
-def refresh_custom_resource_stages(api_client: Any) -> None:
-    """Make kwok retry the stages of custom resources whose CRDs have appeared since.
-
-    kwok starts a stage's controller only when the stages change, so touching them is what
-    makes it pick up a CRD that Git installed after the cluster started.
-    """
-    from kubernetes import client
-
-    custom = client.CustomObjectsApi(api_client)
-    listed = custom.list_cluster_custom_object(*STAGE_API, _request_timeout=15)
-    stamp = {"metadata": {"annotations": {"drdrill.dev/refreshed-at": utc_now().isoformat()}}}
-    for stage in listed.get("items", []):
-        if stage["spec"]["resourceRef"].get("apiGroup") != "v1":
-            custom.patch_cluster_custom_object(*STAGE_API, stage["metadata"]["name"], stamp,
-                                               _request_timeout=15)
-
-
 @dataclass(frozen=True)
 class KwokCluster:
     drill: str
@@ -166,7 +168,23 @@ class KwokCluster:
             "controller-manager, scheduler, kwok) on 127.0.0.1",
             f"simulated nodes: {nodes}",
             f"pods Ready after {self.settings.readiness_delay}",
+            "simulated status for ML custom resources (KServe, Kubeflow, KubeRay, Argo) whose "
+            "pods would fit on a node; the rest stall for lack of capacity",
         ]
+
+    def start_simulation(self, *, info: ClusterInfo) -> KwokSimulator:
+        """The simulated operator, watching the cluster until its `stop` is called."""
+        delay = parse_duration(self.settings.readiness_delay)
+        jitter = parse_duration(self.settings.readiness_jitter) if (
+            self.settings.readiness_jitter) else 0.0
+        simulator = KwokSimulator(
+            api_client=new_api_client(kubeconfig=info.kubeconfig, context=info.context,
+                                      connections=SIMULATOR_CONNECTIONS),
+            pools=self.pools, readiness_delay=delay, readiness_jitter=jitter,
+            description=simulation_description(self.settings), owns_client=True,
+        )
+        simulator.start()
+        return simulator
 
     def _workdir_env(self, workdir: Path) -> dict[str, str]:
         return {"KWOK_WORKDIR": str(workdir)}

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from drdrill.clusters.base import RunningSimulation
 from drdrill.engine.cleanup import CleanupStack
 from drdrill.results import BackupResult, BootstrapRecord, ModelReference, WorkloadResult
 from drdrill.scenario.models import Provider, Scenario
@@ -53,6 +54,8 @@ class DrillContext:
     gitops_object: dict[str, Any] | None = None
     applied_objects: list[dict[str, Any]] = field(default_factory=list)
     components: dict[str, str] = field(default_factory=dict)
+    # What the provider simulates for this drill (kwok), None on a real cluster.
+    simulation: RunningSimulation | None = None
 
     @property
     def provider(self) -> Provider:

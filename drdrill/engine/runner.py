@@ -153,6 +153,7 @@ def build_report(ctx: DrillContext, results: Sequence[PhaseResult], *, interrupt
         backups=ctx.backups,
         references=ctx.references,
         bootstrap=ctx.bootstrap,
+        simulation=ctx.simulation.snapshot() if ctx.simulation is not None else None,
         versions=ToolVersions(
             drdrill=__version__, scenario_api_version=API_VERSION, components=ctx.components
         ),

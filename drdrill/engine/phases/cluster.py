@@ -35,6 +35,10 @@ class ClusterPhase:
                         down=f"drdrill cluster down {ctx.scenario.source or ''}".strip())
         else:
             ctx.cleanup.push(f"delete {provider.name} cluster", lambda: _delete(ctx))
+        simulation = provider.start_simulation(info=info)
+        if simulation is not None:
+            ctx.simulation = simulation
+            ctx.cleanup.push("stop the simulated operator", simulation.stop)
         return PhaseOutcome.passed(f"{provider.name} cluster ready ({info.server or info.context})")
 
 

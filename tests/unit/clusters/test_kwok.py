@@ -22,10 +22,7 @@ from drdrill.errors import BadInputError, PrerequisiteError
 from drdrill.scenario.models import KwokSettings, NodePool, Taint
 from drdrill.timing import Deadline
 
-READINESS_STAGES = {
-    "drdrill-pod-ready", "drdrill-pod-complete", "drdrill-inferenceservice-ready",
-    "drdrill-application-healthy", "drdrill-notebook-ready",
-}
+READINESS_STAGES = {"drdrill-pod-ready", "drdrill-pod-complete"}
 
 
 def by_name(stages: list[dict]) -> dict[str, dict]:  # type: ignore[type-arg]
@@ -59,6 +56,13 @@ def test_other_stages_keep_their_own_delays() -> None:
     assert stages["drdrill-pod-crash-loop"]["spec"]["delay"]["durationMilliseconds"] == 500
     assert all(s["kind"] == "Stage" and s["apiVersion"] == "kwok.x-k8s.io/v1alpha1"
                for s in stages.values())
+
+
+def test_stages_are_for_nodes_and_pods_only() -> None:
+    # Custom resources get their status from the simulated operator, not from kwok Stages
+    # (kwok starts a custom resource's Stage only if its CRD existed first, and never retries).
+    stages = load_stages(KwokSettings())
+    assert {s["spec"]["resourceRef"]["kind"] for s in stages} == {"Node", "Pod"}
 
 
 def test_loading_twice_gives_the_same_stages() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from drdrill.engine.context import DrillContext
 from drdrill.engine.runner import run_drill
-from drdrill.results import PhaseStatus, Verdict
+from drdrill.results import PhaseStatus, SimulatedResource, Simulation, Verdict
 from tests.unit.engine.fakes import FakePhase, fresh_backup, make_context
 
 NAMES = ("cluster", "bootstrap", "workloads", "backups")
@@ -143,3 +143,42 @@ def test_interrupted_drill_cleans_up_and_still_writes_its_report(tmp_path: Path)
     saved = json.loads(outcome.paths.json.read_text())
     assert saved["verdict"] == "interrupted"
     assert (tmp_path / "ml-platform" / "latest" / "junit.xml").is_file()
+
+
+class _RecordingSimulation:
+    """A provider's running simulation as the engine sees it: stop, then snapshot."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def snapshot(self) -> Simulation:
+        return Simulation(pods=True, description="kwok", custom_resources=[SimulatedResource(
+            api_version="serving.kserve.io/v1beta1", kind="InferenceService",
+            namespace="ml", name="llm", outcome="ready",
+            simulator="drdrill-kwok/InferenceService")])
+
+
+def test_the_report_records_what_the_provider_simulated(tmp_path: Path) -> None:
+    ctx = make_context(tmp_path)
+    simulation = _RecordingSimulation()
+
+    def start(ctx: DrillContext) -> None:
+        ctx.simulation = simulation
+        ctx.cleanup.push("stop the simulation", simulation.stop)
+
+    steps = phases()
+    steps[0].on_run = start
+    outcome = run_drill(ctx, steps, report_dir=tmp_path)
+    assert simulation.stopped
+    assert outcome.report.simulation == simulation.snapshot()
+    saved = json.loads(outcome.paths.json.read_text())
+    assert saved["simulation"]["customResources"][0]["simulator"] == (
+        "drdrill-kwok/InferenceService")
+
+
+def test_nothing_simulated_means_no_simulation_in_the_report(tmp_path: Path) -> None:
+    outcome = run_drill(make_context(tmp_path), phases(), report_dir=tmp_path)
+    assert outcome.report.simulation is None
