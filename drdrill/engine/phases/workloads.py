@@ -24,6 +24,7 @@ from drdrill.health.collection import fetch_objects
 from drdrill.health.custom_rules import RuleBook
 from drdrill.health.pod_failures import PodPolicy
 from drdrill.kubeapi import call_with_retries, new_api_client
+from drdrill.results import WorkloadResult
 from drdrill.scenario.models import Engine
 from drdrill.timing import Deadline, parse_duration
 
@@ -37,6 +38,16 @@ def applied_refs(ctx: DrillContext) -> list[ObjectRef]:
     if gitops is not None and gitops.engine is Engine.ARGOCD:
         return refs_from_argocd_resources(status.get("resources") or [])
     return refs_from_flux_inventory((status.get("inventory") or {}).get("entries") or [])
+
+
+def _mark_simulated(ctx: DrillContext, results: list[WorkloadResult]) -> list[WorkloadResult]:
+    """Workloads whose status drdrill's own simulation wrote say so in every report."""
+    if ctx.simulation is None:
+        return results
+    simulated = {(r.kind, r.namespace, r.name)
+                 for r in ctx.simulation.snapshot().custom_resources}
+    return [r.model_copy(update={"simulated": True})
+            if (r.kind, r.namespace, r.name) in simulated else r for r in results]
 
 
 class WorkloadsPhase:
@@ -84,7 +95,7 @@ class WorkloadsPhase:
                     pools=ctx.scenario.spec.cluster.node_pools,
                 ),
             )
-            ctx.workloads = [outcome.to_result() for outcome in outcomes]
+            ctx.workloads = _mark_simulated(ctx, [outcome.to_result() for outcome in outcomes])
             wanted = [r for r in refs if r.kind not in _NOT_FETCHED]
             ctx.applied_objects = call_with_retries(
                 lambda: fetch_objects(api_client=api, refs=wanted), deadline=deadline.sooner(60)
