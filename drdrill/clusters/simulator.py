@@ -372,30 +372,37 @@ class KwokSimulator:
             generation=generation if served.status_subresource and isinstance(
                 generation, int) else None,
         )
+        record = SimulatedResource(
+            api_version=served.api_version, kind=served.simulated.kind, namespace=key[2],
+            name=key[3], outcome=decision.outcome.value, simulator=served.simulated.simulator,
+        )
+        # Recorded before the write lands: a wait that sees the new status and ends at once
+        # must find it in the snapshot it takes next.
+        with self._lock:
+            previous = self._records.get(key)
+            self._records[key] = record
         try:
             self._patch_status(served, obj, status)
         except Exception as err:
+            with self._lock:
+                if previous is None:
+                    self._records.pop(key, None)
+                else:
+                    self._records[key] = previous
             gone = isinstance(err, ApiException) and err.status == 404
             if isinstance(err, KindNotServed) or (is_transient_api_error(err) and not gone):
                 self._schedule(time.monotonic() + RETRY_SECONDS, key, write)
                 log.debug("simulated status not written yet; retrying", name=key[3],
                           error=str(err).splitlines()[0][:200])
                 return
-            # Deleted, replaced (the uid test failed) or refused: not written, not retried;
-            # a change to the object schedules a new write.
+            # Deleted, replaced (the uid test fails: 422) or refused by the CRD's schema: not
+            # written, not retried; a change to the object schedules a new write.
             tracked.pending, tracked.written = None, write
-            level = log.debug if isinstance(err, ApiException) and err.status in (
-                404, 409, 422) else log.warning
+            level = log.debug if gone else log.warning
             level("simulated status not written", kind=key[1], namespace=key[2], name=key[3],
                   error=str(err).splitlines()[0][:300])
             return
         tracked.pending, tracked.written = None, write
-        record = SimulatedResource(
-            api_version=served.api_version, kind=served.simulated.kind, namespace=key[2],
-            name=key[3], outcome=decision.outcome.value, simulator=served.simulated.simulator,
-        )
-        with self._lock:
-            self._records[key] = record
         log.debug("simulated status written", kind=key[1], namespace=key[2], name=key[3],
                   outcome=decision.outcome.value)
 

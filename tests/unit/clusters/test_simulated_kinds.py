@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from drdrill.clusters.simulated_kinds import (
-    KUBEFLOW_TRAINING_KINDS,
     SIMULATED_KINDS,
     Outcome,
     build_status,
@@ -21,74 +20,13 @@ from drdrill.clusters.simulated_kinds import (
 )
 from drdrill.health import HealthState, assess
 from drdrill.scenario.models import Autoscaling, NodePool
+from tests.unit.clusters.ml_objects import ALL_KINDS, PODDED_KINDS, container, sample
 
 POOLS = (
     NodePool(name="gpu", count=2, cpu="64", memory="512Gi", gpus=4),
     NodePool(name="cpu", count=2, cpu="32", memory="128Gi"),
 )
 NOW = "2026-11-30T10:00:00Z"
-
-
-def _container(**requests: str) -> dict[str, Any]:
-    """A container asking for `requests` (`nvidia_gpu` stands for nvidia.com/gpu)."""
-    names = {"nvidia_gpu": "nvidia.com/gpu"}
-    resources = {"requests": {names.get(k, k): v for k, v in requests.items()}} if (
-        requests) else {}
-    return {"name": "main", "image": "example.com/model:1", "resources": resources}
-
-
-def _template(**requests: str) -> dict[str, Any]:
-    return {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [_container(**requests)]}}
-
-
-def _obj(api_version: str, kind: str, spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
-    return {"apiVersion": api_version, "kind": kind,
-            "metadata": {"name": "x", "namespace": "ml", "uid": "u-1", "generation": 3,
-                         **metadata},
-            "spec": spec}
-
-
-def sample(kind: str, **requests: str) -> dict[str, Any]:
-    """An object of a simulated kind whose (every) pod asks for `requests`."""
-    if kind == "InferenceService":
-        return _obj("serving.kserve.io/v1beta1", kind, {"predictor": {"model": {
-            "modelFormat": {"name": "sklearn"}, "storageUri": "s3://m/x/",
-            **({"resources": _container(**requests)["resources"]} if requests else {})}}})
-    if kind == "Notebook":
-        return _obj("kubeflow.org/v1", kind, {"template": _template(**requests)})
-    ray_cluster = {"headGroupSpec": {"template": _template(cpu="2")},
-                   "workerGroupSpecs": [{"groupName": "gpu", "replicas": 2,
-                                         "template": _template(**requests)}]}
-    if kind == "RayCluster":
-        return _obj("ray.io/v1", kind, ray_cluster)
-    if kind == "RayService":
-        return _obj("ray.io/v1", kind, {"rayClusterConfig": ray_cluster})
-    if kind in KUBEFLOW_TRAINING_KINDS:
-        key = {"PyTorchJob": "pytorch", "TFJob": "tf", "MPIJob": "mpi", "XGBoostJob": "xgb",
-               "PaddleJob": "paddle", "JAXJob": "jax"}[kind]
-        return _obj("kubeflow.org/v1", kind, {f"{key}ReplicaSpecs": {
-            "Master": {"replicas": 1, "template": _template(cpu="1")},
-            "Worker": {"replicas": 3, "template": _template(**requests)}}})
-    if kind == "TrainJob":
-        trainer: dict[str, Any] = {"numNodes": 2}
-        if requests:
-            trainer["resourcesPerNode"] = _container(**requests)["resources"]
-        return _obj("trainer.kubeflow.org/v1alpha1", kind,
-                    {"runtimeRef": {"name": "torch-distributed"}, "trainer": trainer})
-    if kind == "Workflow":
-        return _obj("argoproj.io/v1alpha1", kind, {"entrypoint": "main", "templates": [
-            {"name": "main", "steps": [[{"name": "train", "template": "train"}]]},
-            {"name": "train", "container": _container(**requests)}]})
-    if kind == "Application":
-        return _obj("argoproj.io/v1alpha1", kind, {
-            "project": "default", "source": {"repoURL": "https://git.example.com/p.git",
-                                             "targetRevision": "main", "path": "apps"},
-            "destination": {"server": "https://kubernetes.default.svc"}})
-    raise AssertionError(kind)
-
-
-ALL_KINDS = sorted(kind for _, kind in SIMULATED_KINDS)
-PODDED_KINDS = [kind for kind in ALL_KINDS if kind != "Application"]
 
 
 def simulate(obj: dict[str, Any], *, pools: tuple[NodePool, ...] = POOLS,
@@ -205,13 +143,13 @@ def test_limits_count_where_no_request_is_given() -> None:
 
 def test_isvc_custom_containers_and_worker_pods_are_read() -> None:
     obj = sample("InferenceService")
-    obj["spec"]["predictor"] = {"containers": [_container(nvidia_gpu="2"),
-                                               _container(nvidia_gpu="2")]}
+    obj["spec"]["predictor"] = {"containers": [container(nvidia_gpu="2"),
+                                               container(nvidia_gpu="2")]}
     assert simulate(obj)[0] is Outcome.READY  # 4 in one pod: fits the GPU node
-    obj["spec"]["predictor"]["containers"].append(_container(nvidia_gpu="1"))
+    obj["spec"]["predictor"]["containers"].append(container(nvidia_gpu="1"))
     assert simulate(obj)[0] is Outcome.INSUFFICIENT_CAPACITY
     obj["spec"]["predictor"] = {"model": {"modelFormat": {"name": "vllm"}},
-                                "workerSpec": {"containers": [_container(memory="2Ti")]}}
+                                "workerSpec": {"containers": [container(memory="2Ti")]}}
     _, written = simulate(obj)
     assert "predictor worker pod" in assess(written, status_subresource=True).reason
 
@@ -219,16 +157,16 @@ def test_isvc_custom_containers_and_worker_pods_are_read() -> None:
 def test_init_containers_count_as_the_larger_of_them_and_the_containers() -> None:
     obj = sample("Notebook", cpu="30")
     spec = obj["spec"]["template"]["spec"]
-    spec["initContainers"] = [_container(cpu="40")]
+    spec["initContainers"] = [container(cpu="40")]
     assert simulate(obj)[0] is Outcome.READY  # 40 CPU fits the GPU pool's 64
-    spec["initContainers"] = [_container(cpu="70")]
+    spec["initContainers"] = [container(cpu="70")]
     assert simulate(obj)[0] is Outcome.INSUFFICIENT_CAPACITY
 
 
 def test_workflow_container_set_is_one_pod() -> None:
     obj = sample("Workflow")
     obj["spec"]["templates"][1] = {"name": "train", "containerSet": {"containers": [
-        _container(nvidia_gpu="3"), _container(nvidia_gpu="3")]}}
+        container(nvidia_gpu="3"), container(nvidia_gpu="3")]}}
     assert simulate(obj)[0] is Outcome.INSUFFICIENT_CAPACITY
 
 
