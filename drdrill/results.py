@@ -64,6 +64,12 @@ class WorkloadResult(Record):
     simulated: bool = False
     # Notes on how the verdict was reached, e.g. that the drill waited for a scale-up.
     notes: list[str] = Field(default_factory=list)
+    # The GitOps objects that applied it, root first, ending with the workload itself, e.g.
+    # `Kustomization flux-system/apps`, `HelmRelease podinfo/podinfo`, `Deployment podinfo/x`.
+    chain: list[str] = Field(default_factory=list)
+
+    def chain_text(self) -> str:
+        return " → ".join(self.chain)
 
 
 class BackupFailure(Record):
@@ -97,6 +103,18 @@ class ModelReference(Record):
     restorable: bool
 
 
+class LayerReady(Record):
+    """A Kustomization or HelmRelease of the applied tree and when it became ready."""
+
+    kind: str
+    namespace: str | None
+    name: str
+    depends_on: list[str] = Field(default_factory=list)
+    ready_after_seconds: float | None = None
+    # None: ready; else why not (Flux's or helm-controller's message).
+    problem: str | None = None
+
+
 class BootstrapRecord(Record):
     engine: str
     version: str
@@ -105,6 +123,12 @@ class BootstrapRecord(Record):
     exit_code: int | None = None
     output_tail: list[str] = Field(default_factory=list)
     revision: str | None = None
+    # What the repository at the drill path was recognised as (e.g. a `flux bootstrap` layout).
+    layout: str = ""
+    # Each GitRepository in Git pointed at the drill's source: `<object>: <from> -> <to>`.
+    rewrites: list[str] = Field(default_factory=list)
+    # When each GitOps layer (Kustomization, HelmRelease) became ready, in that order.
+    layers: list[LayerReady] = Field(default_factory=list)
 
 
 class RtoResult(Record):

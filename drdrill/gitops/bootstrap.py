@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
@@ -53,6 +53,8 @@ class BootstrapInputs:
     namespace: str
     secret_files: Mapping[str, Path]
     tools_path: Path | None = None
+    # Further DRDRILL_* variables (the sync manifest, postBuild sources), passed as they are.
+    extra: Mapping[str, str] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
         env = {
@@ -67,6 +69,7 @@ class BootstrapInputs:
             "DRDRILL_NAME": self.name,
             "DRDRILL_NAMESPACE": self.namespace,
         }
+        env.update(self.extra)
         for key, file in self.secret_files.items():
             env[f"DRDRILL_SECRET_{key.upper().replace('-', '_')}_FILE"] = str(file)
         if self.tools_path is not None:

@@ -106,14 +106,16 @@ def kustomization_readiness(obj: Mapping[str, Any], *, source_revision: str | No
     return Readiness(True, revision=applied)
 
 
-def request_reconcile(api_client: Any, *, namespace: str, name: str) -> None:
+def request_reconcile(
+    api_client: Any, *, namespace: str, name: str, source_name: str | None = None
+) -> None:
     from kubernetes import client
 
     custom = client.CustomObjectsApi(api_client)
     body = {"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": utc_now().isoformat()}}}
-    for target in (SOURCE, KUSTOMIZATION):
+    for target, object_name in ((SOURCE, source_name or name), (KUSTOMIZATION, name)):
         custom.patch_namespaced_custom_object(
-            target.group, target.version, namespace, target.plural, name, body,
+            target.group, target.version, namespace, target.plural, object_name, body,
             _request_timeout=15,
         )
 
@@ -126,9 +128,12 @@ class FluxResult:
 
 def wait_for_flux(
     api_client: Any, *, namespace: str, name: str, expected_commit: str | None,
-    deadline: Deadline,
+    deadline: Deadline, source_name: str | None = None,
 ) -> FluxResult:
-    """Watch both objects until the Kustomization applied the expected revision."""
+    """Watch both objects until the Kustomization applied the expected revision.
+
+    `source_name` names the GitRepository when it differs from the Kustomization's name.
+    """
     latest: dict[str, Mapping[str, Any]] = {}
     last_reason = ["GitRepository and Kustomization not seen yet"]
 
@@ -154,6 +159,7 @@ def wait_for_flux(
     done = watch_until(
         api_client, targets=[SOURCE, KUSTOMIZATION], namespace=namespace, name=name,
         decide=decide, deadline=deadline,
+        names={SOURCE.kind: source_name or name},
     )
     if not done:
         raise PhaseFailure(f"Flux did not reconcile in time: {last_reason[0]}")

@@ -1,4 +1,4 @@
-"""Run the real Flux source- and kustomize-controller as local processes (kwok provider).
+"""Run the real Flux source-, kustomize- and helm-controller as local processes (kwok provider).
 
 On kwok, the pods of an installed Flux are only simulated, so reconciliation would never
 happen; the test bed's controller binaries run here instead, against the same apiserver,
@@ -79,7 +79,8 @@ def _controller(name: str, *, kubeconfig: Path, workdir: Path, extra: list[str])
             f"http://{LOOPBACK}:{health}/readyz")
 
 
-FLUX_GROUPS = ("source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io")
+FLUX_GROUPS = ("source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io",
+               "helm.toolkit.fluxcd.io")
 
 
 def wait_flux_crds_established(api_client: Any, *, deadline: Deadline) -> None:
@@ -103,7 +104,7 @@ def wait_flux_crds_established(api_client: Any, *, deadline: Deadline) -> None:
 
 
 def start_local_flux(*, kubeconfig: Path, deadline: Deadline) -> LocalFlux:
-    """Start both controllers and wait until they report ready; stop both on any failure."""
+    """Start the controllers and wait until they report ready; stop all on any failure."""
     api = new_api_client(kubeconfig=kubeconfig)
     try:
         wait_flux_crds_established(api, deadline=deadline.sooner(60))
@@ -120,6 +121,7 @@ def start_local_flux(*, kubeconfig: Path, deadline: Deadline) -> LocalFlux:
             f"--storage-adv-addr={LOOPBACK}:{storage}",
         ]),
         _controller("kustomize-controller", kubeconfig=kubeconfig, workdir=workdir, extra=[]),
+        _controller("helm-controller", kubeconfig=kubeconfig, workdir=workdir, extra=[]),
     ]
     try:
         for command, ready_url in commands:

@@ -45,6 +45,8 @@ class _QuietHandler(WSGIRequestHandler):
 class ServedRepository:
     url: str
     head_commit: str
+    # The git repository served: the folder itself, or the snapshot made of a plain folder.
+    root: Path
     repo: Repo
     server: WSGIServer
     thread: threading.Thread
@@ -106,6 +108,7 @@ def serve_repository(folder: Path) -> ServedRepository:
     return ServedRepository(
         url=f"http://127.0.0.1:{port}/repo.git",
         head_commit=repo.head().decode(),
+        root=root,
         repo=repo,
         server=server,
         thread=thread,

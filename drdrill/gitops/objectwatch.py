@@ -91,17 +91,20 @@ class _Gone(Exception):
 def watch_until(
     api_client: Any, *, targets: Sequence[WatchedObject], namespace: str, name: str,
     decide: Callable[[str, Mapping[str, Any]], bool], deadline: Deadline,
+    names: Mapping[str, str] | None = None,
 ) -> bool:
     """Feed every change to `decide(kind, obj)` until it returns True; False at the deadline.
 
-    Exceptions raised by `decide` end the wait and propagate.
+    `names` gives a kind its own object name (default `name`). Exceptions raised by `decide`
+    end the wait and propagate.
     """
     events: queue.Queue[tuple[str, Mapping[str, Any]]] = queue.Queue()
     stop = threading.Event()
     threads = [
         threading.Thread(
             target=_watch_loop, args=(api_client, target),
-            kwargs={"namespace": namespace, "name": name, "events": events, "stop": stop},
+            kwargs={"namespace": namespace, "name": (names or {}).get(target.kind, name),
+                    "events": events, "stop": stop},
             name=f"drdrill-watch-{target.kind}", daemon=True,
         )
         for target in targets

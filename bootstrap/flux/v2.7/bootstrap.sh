@@ -12,6 +12,11 @@
 #   DRDRILL_SECRET_SSH_KEY_FILE            optional: an ssh private key file for the repository
 #   DRDRILL_SECRET_KNOWN_HOSTS_FILE        optional: known_hosts for it
 #   DRDRILL_SECRET_USERNAME_FILE, DRDRILL_SECRET_PASSWORD_FILE   optional: https basic auth
+#   DRDRILL_SYNC_MANIFEST                  optional: the GitRepository and Kustomization to
+#                                          apply (drdrill writes it: a `flux bootstrap` layout's
+#                                          own sync objects, rewritten); else they are made here
+#   DRDRILL_SUBSTITUTE_FROM                optional: lines "<ConfigMap|Secret> <name> <env file>"
+#                                          made in the namespace for the root's postBuild
 set -euo pipefail
 
 : "${KUBECONFIG:?KUBECONFIG is not set}"
@@ -58,7 +63,27 @@ if [[ -n "${DRDRILL_SECRET_SSH_KEY_FILE:-}" || -n "${DRDRILL_SECRET_USERNAME_FIL
   secret_ref="  secretRef: {name: $name-git-auth}"
 fi
 
+while read -r kind object file; do
+  [[ -n "${kind:-}" ]] || continue
+  echo "flux bootstrap: $kind $namespace/$object for postBuild substitution from $file"
+  case "$kind" in
+    ConfigMap) create=(create configmap "$object") ;;
+    Secret) create=(create secret generic "$object") ;;
+    *) echo "flux bootstrap: unknown kind $kind in DRDRILL_SUBSTITUTE_FROM" >&2; exit 2 ;;
+  esac
+  "${kubectl[@]}" -n "$namespace" "${create[@]}" --from-env-file="$file" \
+    --dry-run=client -o yaml | "${kubectl[@]}" apply -f - >/dev/null
+done <<<"${DRDRILL_SUBSTITUTE_FROM:-}"
+
 echo "flux bootstrap: GitRepository and Kustomization $namespace/$name (${DRDRILL_REF_KIND} ${DRDRILL_REF}, path ${DRDRILL_PATH})"
+if [[ -n "${DRDRILL_SYNC_MANIFEST:-}" ]]; then
+  # Server-side apply under drdrill's own field manager: kustomize-controller, applying the
+  # same objects from gotk-sync.yaml, keeps the fields only drdrill sets (patches, postBuild).
+  "${kubectl[@]}" apply --server-side --force-conflicts --field-manager=drdrill \
+    -f "$DRDRILL_SYNC_MANIFEST"
+  echo "flux bootstrap: done"
+  exit 0
+fi
 "${kubectl[@]}" apply -f - <<MANIFEST
 apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository

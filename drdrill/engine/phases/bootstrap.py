@@ -6,9 +6,14 @@ controllers from the test bed run as local processes against the apiserver.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
+import yaml
 
 from drdrill.clusters.base import ClusterInfo
 from drdrill.clusters.state import add_process_group, save_state
@@ -25,15 +30,119 @@ from drdrill.gitops.bootstrap import (
 )
 from drdrill.gitops.flux import request_reconcile, wait_for_flux
 from drdrill.gitops.flux_local import LocalFlux, flux_crds_manifest, start_local_flux
-from drdrill.gitops.gitserver import serve_repository
+from drdrill.gitops.gitserver import ServedRepository, serve_repository
+from drdrill.gitops.layout import (
+    RepoFiles,
+    RepositoryLayout,
+    UnhandledLayout,
+    inspect_layout,
+    read_commit,
+    read_folder,
+)
+from drdrill.gitops.remotes import remote_problem
+from drdrill.gitops.sync import DrillSource, SourceRewrite, plan_rewrites, root_objects
 from drdrill.kubeapi import call_with_retries, new_api_client
-from drdrill.scenario.models import Engine, GitOpsSpec, Provider
+from drdrill.scenario.models import Engine, GitOpsSpec, GitRef, Provider, Scenario
 from drdrill.testbed import testbed_dir
 from drdrill.timing import Deadline
 
 log = structlog.get_logger(__name__)
-NAMESPACES = {Engine.FLUX: "flux-system", Engine.ARGOCD: "argocd"}
-OBJECT_NAME = "platform"
+MAIN_REPOSITORY = "platform"
+
+
+@dataclass(frozen=True)
+class GitOpsLayout:
+    """The repository at the drill path, and the root objects' name and namespace."""
+
+    layout: RepositoryLayout
+    name: str
+    namespace: str
+    source_name: str
+
+
+def _local_files(folder: Path, ref: GitRef) -> RepoFiles | None:
+    """The files of the commit the drill will apply; None when the ref does not exist (the
+    bootstrap phase reports that)."""
+    if not (folder / ".git").exists():
+        return read_folder(folder) if folder.is_dir() else None
+    from dulwich.repo import Repo
+
+    repo = Repo(str(folder))
+    try:
+        commit = _resolve(repo, ref)
+    finally:
+        repo.close()
+    return read_commit(folder, commit=commit) if commit else None
+
+
+def _resolve(git: Any, ref: GitRef) -> str | None:
+    if ref.commit:
+        return ref.commit
+    name = f"refs/heads/{ref.branch}" if ref.branch else f"refs/tags/{ref.tag}"
+    try:
+        obj = git[name.encode()]
+    except KeyError:
+        return None
+    while obj.type_name == b"tag":
+        obj = git[obj.object[1]]
+    return str(obj.id.decode())
+
+
+def inspect_gitops(scenario: Scenario, *, files: RepoFiles | None = None) -> GitOpsLayout | None:
+    """Recognise the layout at the drill path and settle the root objects' names; raises
+    `UnhandledLayout` (one line) for what drdrill cannot drill."""
+    gitops = scenario.spec.gitops
+    if gitops is None:
+        return None
+    name, namespace = gitops.root_name(), gitops.root_namespace()
+    if gitops.engine is not Engine.FLUX:
+        return GitOpsLayout(RepositoryLayout(kind="plain"), name, namespace, name)
+    if files is None and gitops.repository.path is not None:
+        files = _local_files(scenario.resolve_path(gitops.repository.path), gitops.ref)
+    if files is None:
+        return GitOpsLayout(RepositoryLayout(kind="not read"), name, namespace, name)
+    repository = gitops.repository.path or gitops.repository.url or MAIN_REPOSITORY
+    layout = inspect_layout(files, path=gitops.path, repository=repository)
+    sync = layout.bootstrap
+    if sync is None:
+        return GitOpsLayout(layout, name, namespace, name)
+    for given, found, what in ((gitops.root.name, sync.name, "name"),
+                               (gitops.root.namespace, sync.namespace, "namespace")):
+        if given is not None and given != found:
+            raise UnhandledLayout(
+                f"spec.gitops.root.{what} is {given!r}, but {sync.folder}/gotk-sync.yaml "
+                f"names the root Kustomization's {what} {found!r}: drop root.{what} or make "
+                "them agree"
+            )
+    if sync.source_namespace != sync.namespace:
+        raise UnhandledLayout(
+            f"{sync.folder}/gotk-sync.yaml: the GitRepository is in namespace "
+            f"{sync.source_namespace} and the Kustomization in {sync.namespace}; drdrill "
+            "re-bootstraps both in one namespace"
+        )
+    return GitOpsLayout(layout, sync.name, sync.namespace, sync.source_name)
+
+
+def check_gitops(scenario: Scenario) -> GitOpsLayout | None:
+    """Before any budget is spent: the layout is one drdrill handles, and every GitRepository
+    in Git points at a mapped remote or at one that answers. Raises with one line."""
+    found = inspect_gitops(scenario)
+    gitops = scenario.spec.gitops
+    if found is None or gitops is None:
+        return found
+    placeholder = DrillSource(MAIN_REPOSITORY, "", remotes=gitops.repository.remotes)
+    team = [DrillSource(r.name, "", remotes=r.remotes) for r in gitops.repositories]
+    _, unmapped = plan_rewrites(found.layout.sources, [placeholder, *team],
+                                root_name=found.source_name, root_namespace=found.namespace)
+    for source in unmapped:
+        problem = remote_problem(source.url)
+        if problem is not None:
+            raise UnhandledLayout(
+                f"{source.describe()} points at {source.url}, which does not answer "
+                f"({problem}) and is not mapped: add it to spec.gitops.repositories[].remotes "
+                "with where the drill takes it from"
+            )
+    return found
 
 
 def _bootstrap_root(ctx: DrillContext, gitops: GitOpsSpec) -> Path:
@@ -59,19 +168,84 @@ def _install_manifests(ctx: DrillContext, gitops: GitOpsSpec) -> str:
     return str(ctx.scenario.resolve_path(gitops.install_manifests))
 
 
-def _repository(ctx: DrillContext, gitops: GitOpsSpec) -> tuple[str, str | None]:
-    """The URL Flux / Argo CD will clone, and the commit the drill expects (when knowable)."""
+def _serve(ctx: DrillContext, path: str) -> ServedRepository:
+    served = serve_repository(ctx.scenario.resolve_path(path))
+    ctx.cleanup.push(f"stop the local git server for {path}", served.stop)
+    return served
+
+
+def _repository(ctx: DrillContext, gitops: GitOpsSpec) -> tuple[
+    str, str | None, ServedRepository | None
+]:
+    """The URL Flux / Argo CD will clone, the commit the drill expects (when knowable), and
+    the served copy of a local repository."""
     ref = gitops.ref
     if gitops.repository.url is not None:
-        return gitops.repository.url, ref.commit
-    served = serve_repository(ctx.scenario.resolve_path(gitops.repository.path or "."))
-    ctx.cleanup.push("stop the local git server", served.stop)
+        return gitops.repository.url, ref.commit, None
+    served = _serve(ctx, gitops.repository.path or ".")
     if ref.commit:
-        return served.url, ref.commit
+        return served.url, ref.commit, served
     commit = served.resolve(branch=ref.branch, tag=ref.tag)
     if commit is None:
         raise PhaseFailure(f"{ref.describe()} not found in {gitops.repository.path}")
-    return served.url, commit
+    return served.url, commit, served
+
+
+def _sync_manifest(
+    ctx: DrillContext, gitops: GitOpsSpec, *, found: GitOpsLayout, main: DrillSource,
+) -> tuple[Path, list[SourceRewrite], Path]:
+    """Write the root objects for the bootstrap script; returns the file, the rewrites and
+    the folder to remove afterwards."""
+    team = []
+    for repo in gitops.repositories:
+        if repo.path is not None:
+            team.append(DrillSource(repo.name, _serve(ctx, repo.path).url, remotes=repo.remotes,
+                                    served=True))
+        else:
+            team.append(DrillSource(repo.name, str(repo.url), remotes=repo.remotes))
+    rewrites, unmapped = plan_rewrites(found.layout.sources, [main, *team],
+                                       root_name=found.source_name,
+                                       root_namespace=found.namespace)
+    for source in unmapped:
+        log.info("GitRepository left as in Git (remote not mapped)", source=source.describe(),
+                 url=source.url)
+    objects = root_objects(
+        name=found.name, namespace=found.namespace, main=main, ref=gitops.ref,
+        path=gitops.path, interval=gitops.interval, layout=found.layout, rewrites=rewrites,
+        post_build=gitops.post_build,
+    )
+    folder = Path(tempfile.mkdtemp(prefix="drdrill-sync-"))
+    manifest = folder / "sync.yaml"
+    manifest.write_text(yaml.safe_dump_all(objects.documents(), sort_keys=False))
+    return manifest, rewrites, folder
+
+
+def _substitute_from(ctx: DrillContext, gitops: GitOpsSpec) -> str:
+    if gitops.post_build is None:
+        return ""
+    lines = []
+    for item in gitops.post_build.substitute_from:
+        file = ctx.scenario.resolve_path(item.file)
+        if not file.is_file():
+            raise BadInputError(f"spec.gitops.postBuild.substituteFrom: {file} is not a file")
+        if any(c.isspace() for c in str(file)):
+            raise BadInputError(f"spec.gitops.postBuild.substituteFrom: {file}: a path with "
+                                "spaces is not supported")
+        lines.append(f"{item.kind} {item.name} {file}")
+    return "\n".join(lines)
+
+
+def _components(found: GitOpsLayout, files: RepoFiles | None, folder: Path) -> str | None:
+    """A bootstrap layout's own gotk-components.yaml, where Flux runs in the cluster."""
+    sync = found.layout.bootstrap
+    if sync is None or sync.components_file is None or files is None:
+        return None
+    content = files.files.get(sync.components_file)
+    if content is None:
+        return None
+    target = folder / "gotk-components.yaml"
+    target.write_bytes(content)
+    return str(target)
 
 
 def _remember_processes(ctx: DrillContext, pgids: tuple[int, ...]) -> None:
@@ -100,8 +274,19 @@ class BootstrapPhase:
             f"run {root / gitops.engine.value / gitops.version / 'bootstrap.sh'}",
             f"{gitops.engine.value} applies {repo} at {gitops.ref.describe()}, path {gitops.path}",
         ]
+        try:
+            found = inspect_gitops(ctx.scenario)
+        except UnhandledLayout as err:
+            lines.append(f"cannot drill this repository: {err}")
+            return lines
+        if found is not None:
+            lines.append(f"the repository at {gitops.path} is {found.layout.describe()}; root "
+                         f"objects {found.namespace}/{found.name}")
+        for team in gitops.repositories:
+            lines.append(f"repository {team.name} ({', '.join(team.remotes)}) from "
+                         f"{team.url or f'{team.path} (served on 127.0.0.1)'}")
         if ctx.provider is Provider.KWOK and gitops.engine is Engine.FLUX:
-            lines.append("run Flux source- and kustomize-controller locally (test bed)")
+            lines.append("run Flux source-, kustomize- and helm-controller locally (test bed)")
         return lines
 
     def run(self, ctx: DrillContext, *, deadline: Deadline) -> PhaseOutcome:
@@ -111,25 +296,55 @@ class BootstrapPhase:
         script = find_script(engine=gitops.engine.value, version=gitops.version,
                              root=_bootstrap_root(ctx, gitops))
         info: ClusterInfo = ctx.cluster
-        url, expected_commit = _repository(ctx, gitops)
+        url, expected_commit, served = _repository(ctx, gitops)
+        files = None
+        if served is not None and expected_commit is not None:
+            try:
+                files = read_commit(served.root, commit=expected_commit)
+            except KeyError as err:
+                raise PhaseFailure(f"commit {expected_commit} not found in "
+                                   f"{gitops.repository.path}") from err
+        found = inspect_gitops(ctx.scenario, files=files)
+        assert found is not None
         ref_kind, ref_value = next(
             (k, v) for k, v in (("branch", gitops.ref.branch), ("tag", gitops.ref.tag),
                                 ("commit", gitops.ref.commit)) if v
         )
         tools = testbed_dir() / "bin"
+        name, namespace = found.name, found.namespace
+        extra: dict[str, str] = {}
+        rewrites: list[SourceRewrite] = []
+        install = None
+        if gitops.engine is Engine.FLUX:
+            credentials = {"ssh-key", "username"} & set(gitops.secret_files)
+            main = DrillSource(MAIN_REPOSITORY, url, remotes=gitops.repository.remotes,
+                               secret_name=f"{name}-git-auth" if credentials else None,
+                               served=served is not None)
+            manifest, rewrites, folder = _sync_manifest(ctx, gitops, found=found, main=main)
+            ctx.cleanup.push("remove the sync manifest", lambda: shutil.rmtree(folder, True))
+            extra = {"DRDRILL_SYNC_MANIFEST": str(manifest),
+                     "DRDRILL_SUBSTITUTE_FROM": _substitute_from(ctx, gitops)}
+            if ctx.provider is not Provider.KWOK and gitops.install_manifests is None:
+                install = _components(found, files, folder)
         inputs = BootstrapInputs(
             kubeconfig=info.kubeconfig, context=info.context, repo_url=url, ref_kind=ref_kind,
             ref=ref_value, path=gitops.path, interval=gitops.interval,
-            install_manifests=_install_manifests(ctx, gitops), name=OBJECT_NAME,
-            namespace=NAMESPACES[gitops.engine],
+            install_manifests=install or _install_manifests(ctx, gitops), name=name,
+            namespace=namespace,
             secret_files={k: ctx.scenario.resolve_path(v) for k, v in gitops.secret_files.items()},
             tools_path=tools if tools.is_dir() else None,
+            extra=extra,
         )
+        details = {"layout": found.layout.describe(),
+                   "rewrites": [r.describe() for r in rewrites]}
+        for rewrite in rewrites:
+            log.info("GitRepository rewritten", rewrite=rewrite.describe())
         try:
-            ctx.bootstrap = run_bootstrap(script=script, engine=gitops.engine.value,
-                                          version=gitops.version, inputs=inputs, deadline=deadline)
+            record = run_bootstrap(script=script, engine=gitops.engine.value,
+                                   version=gitops.version, inputs=inputs, deadline=deadline)
+            ctx.bootstrap = record.model_copy(update=details)
         except BootstrapFailed as failed:
-            ctx.bootstrap = failed.record
+            ctx.bootstrap = failed.record.model_copy(update=details)
             raise
         flux: LocalFlux | None = None
         if ctx.provider is Provider.KWOK and gitops.engine is Engine.FLUX:
@@ -140,14 +355,15 @@ class BootstrapPhase:
                 ctx.cleanup.push("stop the local Flux controllers", flux.stop)
         api = new_api_client(kubeconfig=info.kubeconfig, context=info.context)
         ctx.cleanup.push("close the API client", api.close)
-        namespace = NAMESPACES[gitops.engine]
         if gitops.engine is Engine.FLUX:
             call_with_retries(
-                lambda: request_reconcile(api, namespace=namespace, name=OBJECT_NAME),
+                lambda: request_reconcile(api, namespace=namespace, name=name,
+                                          source_name=found.source_name),
                 deadline=deadline,
             )
             try:
-                result = wait_for_flux(api, namespace=namespace, name=OBJECT_NAME,
+                result = wait_for_flux(api, namespace=namespace, name=name,
+                                       source_name=found.source_name,
                                        expected_commit=expected_commit, deadline=deadline)
             except PhaseFailure:
                 if flux is not None:
@@ -157,7 +373,7 @@ class BootstrapPhase:
             revision = result.revision
         else:
             ctx.gitops_object = wait_for_application(
-                api, namespace=namespace, name=OBJECT_NAME,
+                api, namespace=namespace, name=name,
                 accepted_revisions=tuple(r for r in (expected_commit, ref_value) if r),
                 deadline=deadline,
             )

@@ -7,6 +7,7 @@ with include / exclude selectors.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from drdrill.engine.context import DrillContext
@@ -17,14 +18,14 @@ from drdrill.health import (
     Selection,
     is_workload,
     refs_from_argocd_resources,
-    refs_from_flux_inventory,
     wait_until_healthy,
 )
+from drdrill.health.closure import AppliedObject, AppliedTree, expand_applied_tree
 from drdrill.health.collection import fetch_objects
 from drdrill.health.custom_rules import RuleBook
 from drdrill.health.pod_failures import PodPolicy
 from drdrill.kubeapi import call_with_retries, new_api_client
-from drdrill.results import WorkloadResult
+from drdrill.results import LayerReady, WorkloadResult
 from drdrill.scenario.models import Engine
 from drdrill.timing import Deadline, parse_duration
 
@@ -32,12 +33,41 @@ from drdrill.timing import Deadline, parse_duration
 _NOT_FETCHED = {"Secret"}
 
 
-def applied_refs(ctx: DrillContext) -> list[ObjectRef]:
+def applied_refs(ctx: DrillContext, *, api: Any, deadline: Deadline) -> AppliedTree:
+    """Everything Git applied, each object with the chain of GitOps objects that applied it:
+    for Flux the closure of the Kustomization inventories and Helm releases under the root."""
     gitops, obj = ctx.scenario.spec.gitops, ctx.gitops_object or {}
     status = obj.get("status") or {}
     if gitops is not None and gitops.engine is Engine.ARGOCD:
-        return refs_from_argocd_resources(status.get("resources") or [])
-    return refs_from_flux_inventory((status.get("inventory") or {}).get("entries") or [])
+        metadata = obj.get("metadata") or {}
+        application = ObjectRef(str(obj.get("apiVersion", "argoproj.io/v1alpha1")),
+                                "Application", metadata.get("namespace"),
+                                str(metadata.get("name", "")))
+        return AppliedTree(objects=tuple(
+            AppliedObject(ref, (application,))
+            for ref in refs_from_argocd_resources(status.get("resources") or [])
+        ), layers=())
+    tree = expand_applied_tree(api_client=api, root=obj, root_ready_at=time.monotonic(),
+                               deadline=deadline)
+    if ctx.bootstrap is not None:
+        origin = ctx.clock.started_monotonic
+        ctx.bootstrap = ctx.bootstrap.model_copy(update={"layers": [
+            LayerReady(kind=layer.ref.kind, namespace=layer.ref.namespace, name=layer.ref.name,
+                       depends_on=list(layer.depends_on), problem=layer.problem,
+                       ready_after_seconds=None if layer.ready_at is None else round(
+                           layer.ready_at - origin, 3))
+            for layer in sorted(tree.layers, key=lambda x: (x.ready_at is None,
+                                                             x.ready_at or 0.0))
+        ]})
+    return tree
+
+
+def _stopped_results(tree: AppliedTree) -> list[WorkloadResult]:
+    """Layers Flux gave up on (or that wait on one that did): their verdict is final."""
+    return [WorkloadResult(kind=layer.ref.kind, namespace=layer.ref.namespace,
+                           name=layer.ref.name, healthy=False,
+                           reason=layer.problem or "", rule="flux", chain=layer.chain)
+            for layer in tree.stopped()]
 
 
 def _mark_simulated(ctx: DrillContext, results: list[WorkloadResult]) -> list[WorkloadResult]:
@@ -77,12 +107,18 @@ class WorkloadsPhase:
 
     def run(self, ctx: DrillContext, *, deadline: Deadline) -> PhaseOutcome:
         spec = ctx.scenario.spec.workloads
-        refs = applied_refs(ctx)
-        targets = [ref for ref in refs if is_workload(ref)] if spec.from_inventory else []
-        if not targets:
-            raise PhaseFailure("the GitOps engine applied no workloads: nothing in Git to recover")
         api: Any = new_api_client(kubeconfig=ctx.cluster.kubeconfig, context=ctx.cluster.context)
         try:
+            # The closure gets the budget less a little for judging what it found.
+            tree = applied_refs(ctx, api=api, deadline=deadline.sooner(
+                max(1.0, deadline.remaining() - min(15.0, deadline.remaining() * 0.2))))
+            refs = tree.refs()
+            stopped = {layer.ref for layer in tree.stopped()}
+            targets = [ref for ref in refs if is_workload(ref) and ref not in stopped
+                       ] if spec.from_inventory else []
+            if not targets and not stopped:
+                raise PhaseFailure(
+                    "the GitOps engine applied no workloads: nothing in Git to recover")
             outcomes = wait_until_healthy(
                 api_client=api, targets=targets, deadline=deadline,
                 clock_origin=ctx.clock.started_monotonic,
@@ -95,7 +131,10 @@ class WorkloadsPhase:
                     pools=ctx.scenario.spec.cluster.node_pools,
                 ),
             )
-            ctx.workloads = _mark_simulated(ctx, [outcome.to_result() for outcome in outcomes])
+            ctx.workloads = _stopped_results(tree) + _mark_simulated(ctx, [
+                outcome.to_result().model_copy(update={"chain": tree.chain(outcome.ref)})
+                for outcome in outcomes
+            ])
             wanted = [r for r in refs if r.kind not in _NOT_FETCHED]
             ctx.applied_objects = call_with_retries(
                 lambda: fetch_objects(api_client=api, refs=wanted), deadline=deadline.sooner(60)
@@ -106,11 +145,15 @@ class WorkloadsPhase:
         if not ctx.workloads:
             raise PhaseFailure("the selectors left no workload to check")
         if unhealthy:
-            first = unhealthy[0]
+            # What failed for good says more than what was still on its way.
+            first = next((w for w in unhealthy if not w.reason.startswith("not healthy after")),
+                         unhealthy[0])
             where = f"{first.namespace}/" if first.namespace else ""
+            what = first.chain_text() if len(first.chain) > 1 else (
+                f"{first.kind} {where}{first.name}")
             raise PhaseFailure(
                 f"{len(unhealthy)}/{len(ctx.workloads)} workloads not healthy; first: "
-                f"{first.kind} {where}{first.name}: {first.reason}"
+                f"{what}: {first.reason}"
             )
         slowest = max((w.ready_after_seconds or 0.0) for w in ctx.workloads)
         return PhaseOutcome.passed(
