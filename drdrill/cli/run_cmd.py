@@ -11,6 +11,7 @@ import typer
 from drdrill.cli.progress import TerminalProgress
 from drdrill.engine.context import DrillContext, RunOptions
 from drdrill.engine.phases import build_phases
+from drdrill.engine.phases.bootstrap import check_gitops
 from drdrill.engine.runner import run_drill
 from drdrill.errors import exit_code_for_verdict
 from drdrill.report.terminal import rto_line, verdict_line
@@ -41,6 +42,7 @@ def run(
     """Run a drill: cluster, bootstrap, workloads, backups, teardown; then write the report."""
     loaded = load_scenario(scenario)
     check_report_dir(report_dir)
+    check_gitops(loaded)  # an unhandled repository layout is named before any budget is spent
     options = RunOptions(
         report_dir=report_dir, keep_cluster=keep_cluster, provider=provider,
         allow_non_empty=allow_non_empty, kubeconfig=kubeconfig, restore_dir=restore_dir,

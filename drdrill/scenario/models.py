@@ -179,12 +179,21 @@ class GitRef(Model):
         return f"commit {self.commit}"
 
 
+_REMOTE = re.compile(r"^(https?|ssh)://|^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:")
+
+
 class Repository(Model):
     url: StrictStr | None = Field(default=None, description="http(s):// or ssh:// URL.")
     path: StrictStr | None = Field(
         default=None,
         description="A local git repository (relative to the scenario file), served over "
         "smart HTTP on 127.0.0.1 for the drill.",
+    )
+    remotes: tuple[StrictStr, ...] = Field(
+        default=(),
+        description="The URLs Git refers to this repository by (in gotk-sync.yaml or other "
+        "GitRepository objects): GitRepository objects that point at one of them are "
+        "rewritten to where the drill takes the repository from (`url` or `path`).",
     )
 
     @model_validator(mode="after")
@@ -193,6 +202,57 @@ class Repository(Model):
             raise ValueError("give exactly one of url or path")
         if self.url is not None and not re.match(r"^(https?|ssh)://", self.url):
             raise ValueError("url must start with http://, https:// or ssh://")
+        for remote in self.remotes:
+            if not _REMOTE.match(remote):
+                raise ValueError(f"remote {remote!r} is not a git URL (http(s)://, ssh:// or "
+                                 "user@host:path)")
+        return self
+
+
+class TeamRepository(Repository):
+    """Another repository the platform repository's Flux objects read (e.g. a team's apps)."""
+
+    name: Dns1123Label = Field(description="A short name for reports and logs.")
+
+    @model_validator(mode="after")
+    def _needs_remotes(self) -> TeamRepository:
+        if not self.remotes:
+            raise ValueError(f"repository {self.name}: give the remotes Git refers to it by")
+        return self
+
+
+class RootObjects(Model):
+    """Name and namespace of the GitRepository and Kustomization (or Argo CD Application) the
+    bootstrap creates; a `flux bootstrap` layout brings its own (from gotk-sync.yaml)."""
+
+    name: Dns1123Label | None = Field(
+        default=None, description="Default: flux-system (Flux, as `flux bootstrap`), "
+        "platform (Argo CD).")
+    namespace: Dns1123Label | None = Field(
+        default=None, description="Default: flux-system (Flux), argocd (Argo CD).")
+
+
+class SubstituteFrom(Model):
+    kind: Literal["ConfigMap", "Secret"]
+    name: Dns1123Label
+    file: StrictStr = Field(
+        description="An env file (KEY=value lines), relative to the scenario file; it becomes "
+        "the ConfigMap or Secret in the root namespace. Never inline.",
+    )
+    optional: StrictBool = False
+
+
+class PostBuild(Model):
+    """Flux post-build variable substitution for the root Kustomization."""
+
+    substitute: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+    substitute_from: tuple[SubstituteFrom, ...] = ()
+
+    @model_validator(mode="after")
+    def _variable_names(self) -> PostBuild:
+        for key in self.substitute:
+            if not re.match(r"^[_a-zA-Z][_a-zA-Z0-9]*$", key):
+                raise ValueError(f"substitute: {key!r} is not a variable name")
         return self
 
 
@@ -222,6 +282,31 @@ class GitOpsSpec(Model):
         "bootstrap script as environment variables naming the files, never inline.",
     )
     interval: Duration = "10m"
+    root: RootObjects = Field(default_factory=RootObjects)
+    repositories: tuple[TeamRepository, ...] = Field(
+        default=(),
+        description="Further repositories that Flux objects in Git point at, each with the "
+        "remotes Git refers to it by and where the drill takes it from.",
+    )
+    post_build: PostBuild | None = Field(
+        default=None, description="Variables for the root Kustomization (Flux postBuild).")
+
+    @model_validator(mode="after")
+    def _distinct_repositories(self) -> GitOpsSpec:
+        names = [r.name for r in self.repositories]
+        if len(names) != len(set(names)):
+            raise ValueError("repositories: names must be unique")
+        remotes = [r for repo in (self.repository, *self.repositories) for r in repo.remotes]
+        if len(remotes) != len(set(remotes)):
+            raise ValueError("repositories: a remote is mapped twice")
+        return self
+
+    def root_name(self) -> str:
+        return self.root.name or ("flux-system" if self.engine is Engine.FLUX else "platform")
+
+    def root_namespace(self) -> str:
+        return self.root.namespace or ("flux-system" if self.engine is Engine.FLUX
+                                       else "argocd")
 
 
 class WorkloadSelector(Model):
