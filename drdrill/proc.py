@@ -1,7 +1,13 @@
 """Every subprocess drdrill starts goes through here: one `Command` value, its own process group.
 
 A process group per child means teardown can stop a child *and everything it forked* by pid,
-never by name, also when drdrill itself is being interrupted.
+never by name, also when drdrill itself is being interrupted. A process group saved for a later
+command carries its leader's identity (boot and start time), so a pid reused by an unrelated
+program is never signalled.
+
+Children never inherit the user's credentials: `AWS_*` variables and any variable whose name
+says secret, token, password or credential are left out of their environment (a bootstrap
+script gets its secrets as files, named in the scenario).
 """
 
 from __future__ import annotations
@@ -9,9 +15,11 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import re
 import selectors
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +28,30 @@ from typing import Any
 
 from drdrill.errors import InfrastructureError, PrerequisiteError
 from drdrill.timing import Deadline
+
+# Once a second signal arrives (or one during teardown), children get this long to exit.
+HURRIED_GRACE = 0.3
+_hurry = threading.Event()
+_INHERITED_SECRET = re.compile(
+    r"^AWS_|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|API_KEY|PRIVATE_KEY", re.IGNORECASE
+)
+
+
+def hurry_stops() -> None:
+    """From now on stop children without their grace period, and do not wait for them."""
+    _hurry.set()
+
+
+def stop_normally() -> None:
+    _hurry.clear()
+
+
+def stops_hurried() -> bool:
+    return _hurry.is_set()
+
+
+def _grace(grace: float) -> float:
+    return min(grace, HURRIED_GRACE) if _hurry.is_set() else grace
 
 
 @dataclass(frozen=True)
@@ -54,7 +86,7 @@ class ManagedProcess:
     def stop(self, *, grace: float = 5.0) -> None:
         stop_process_group(self.pid, grace=grace)
         try:
-            self.popen.wait(timeout=grace)
+            self.popen.wait(timeout=_grace(grace))
         except subprocess.TimeoutExpired:
             self.popen.kill()
             self.popen.wait(timeout=grace)
@@ -69,8 +101,13 @@ def log_tail(path: Path | None, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _merged_env(env: Mapping[str, str] | None) -> dict[str, str] | None:
-    return None if env is None else {**os.environ, **env}
+def inherited_environment() -> dict[str, str]:
+    """This process's environment less every credential it holds."""
+    return {k: v for k, v in os.environ.items() if not _INHERITED_SECRET.search(k)}
+
+
+def _merged_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    return {**inherited_environment(), **(env or {})}
 
 
 def _spawn(command: Command, *, stdout: Any) -> subprocess.Popen[bytes]:
@@ -133,8 +170,8 @@ def stop_process_group(pgid: int, *, grace: float = 5.0) -> None:
         os.killpg(pgid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    ends = time.monotonic() + grace
-    while time.monotonic() < ends:
+    started = time.monotonic()
+    while time.monotonic() < started + _grace(grace):
         _reap(pgid)
         if not _group_alive(pgid):
             return
@@ -184,7 +221,7 @@ def run_streaming(
     try:
         while True:
             remaining = deadline.remaining()
-            if remaining <= 0:
+            if remaining <= 0 or _hurry.is_set():
                 timed_out = True
                 break
             if not selector.select(timeout=min(remaining, 0.5)):
@@ -208,7 +245,7 @@ def run_streaming(
         selector.close()
         # Whatever the ending (done, deadline, interrupt), nothing of the group outlives it.
         stop_process_group(popen.pid, grace=2.0)
-        popen.wait(timeout=10.0)
+        popen.wait(timeout=_grace(10.0) + 1.0)
         popen.stdout.close()
     if pending:
         line = pending.decode("utf-8", errors="replace")
@@ -232,3 +269,30 @@ def run_checked(command: Command, *, timeout: float, what: str) -> str:
         last = " | ".join(line for line in result.tail[-5:] if line.strip())
         raise InfrastructureError(f"{what}: exit code {result.exit_code}: {last}")
     return "\n".join(result.tail)
+
+
+def process_identity(pid: int) -> str | None:
+    """Who `pid` is: the boot and the start time of the process (None once it is gone).
+
+    Saved next to a pid, it tells a later command whether the pid still names the same
+    process or has been reused by another program since.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    # Field 22 of stat (starttime, clock ticks since boot) is the 20th after the name.
+    return f"{boot}:{fields[19]}" if len(fields) > 19 else None
+
+
+def stop_process_group_if(pgid: int, *, identity: str | None, grace: float = 5.0) -> bool:
+    """Stop the group only while its leader is still the process `identity` names.
+
+    Returns False when it is gone or the pid now belongs to another program.
+    """
+    if identity is None or process_identity(pgid) != identity:
+        return False
+    stop_process_group(pgid, grace=grace)
+    return True

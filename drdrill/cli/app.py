@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -9,8 +10,15 @@ import structlog
 import typer
 
 from drdrill.cli import backups_cmd, cluster_cmd, report_cmd, run_cmd, scenario_cmd
+from drdrill.engine.signals import interrupts_raise
 from drdrill.errors import DrdrillError, DrillInterrupted, ExitCode, exit_code_for
-from drdrill.logs import LogFormat, configure_logging, redact_text
+from drdrill.logs import (
+    LogFormat,
+    configure_logging,
+    describe_exception,
+    redact_text,
+    register_environment_secrets,
+)
 
 app = typer.Typer(
     name="drdrill",
@@ -44,19 +52,34 @@ def _global_options(
     configure_logging(log_format=fmt, verbose=verbose)
 
 
+def _traceback_if_verbose() -> None:
+    """With -v, the traceback of the error being handled, through the redacting logger."""
+    if _state["verbose"]:
+        structlog.get_logger("drdrill").error("traceback", exc_info=True)
+
+
 def main() -> None:
-    """Run the CLI; turn drdrill's errors into one line on stderr and the right exit code."""
+    """Run the CLI; turn drdrill's errors into one line on stderr and the right exit code.
+
+    SIGINT and SIGTERM raise `DrillInterrupted` in every command (not only `run`), so an
+    interrupted `validate`, `cluster down` or `backups manifest` exits 3, not click's 1.
+    Nothing, not even an unexpected error, prints a raw traceback: with -v it is logged
+    (and so redacted), without -v the error is one line.
+    """
     configure_logging()
+    register_environment_secrets(os.environ)
     try:
-        app()
+        with interrupts_raise():
+            app()
     except DrdrillError as err:
-        if _state["verbose"]:
-            structlog.get_logger("drdrill").error("traceback", exc_info=True)
+        _traceback_if_verbose()
         print(f"drdrill error: {redact_text(str(err))}", file=sys.stderr)
         sys.exit(int(exit_code_for(err)))
-    except DrillInterrupted as stop:
-        print(f"drdrill error: {stop}", file=sys.stderr)
+    except (DrillInterrupted, KeyboardInterrupt) as stop:
+        print(f"drdrill error: {stop or 'interrupted'}", file=sys.stderr)
         sys.exit(int(ExitCode.NOT_CARRIED_OUT))
-    except KeyboardInterrupt:
-        print("drdrill error: interrupted", file=sys.stderr)
+    except Exception as err:
+        _traceback_if_verbose()
+        print(f"drdrill error: unexpected {describe_exception(err)} (a bug in drdrill; run with "
+              "-v for the traceback)", file=sys.stderr)
         sys.exit(int(ExitCode.NOT_CARRIED_OUT))

@@ -16,6 +16,7 @@ from drdrill.cli.progress import TerminalProgress
 from drdrill.engine.context import DrillContext, RunOptions
 from drdrill.engine.phases.backups import BackupsPhase
 from drdrill.engine.runner import run_drill
+from drdrill.engine.secrets import register_drill_secrets
 from drdrill.errors import BadInputError, exit_code_for_verdict
 from drdrill.report.terminal import verdict_line
 from drdrill.report.writer import check_report_dir
@@ -86,6 +87,7 @@ def verify(
 ) -> None:
     """Run only the backups phase of a drill: freshness, restore, integrity; then report."""
     loaded = load_scenario(scenario)
+    register_drill_secrets(loaded)
     if restore_dir is not None and os.path.lexists(restore_dir):
         raise BadInputError(
             f"restore folder {restore_dir} already exists; pass a path that does not exist yet"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 
+from drdrill.logs import redact_text
+from drdrill.report.untrusted import visible_controls
 from drdrill.results import PhaseResult, PhaseStatus
 from drdrill.timing import format_duration
 
@@ -24,7 +27,8 @@ class TerminalProgress:
 
     def phase_finished(self, result: PhaseResult) -> None:
         style = _STYLE[result.status]
-        note = f": {result.message}" if result.message else ""
+        note = f": {escape(visible_controls(redact_text(result.message)))}" if (
+            result.message) else ""
         self.console.print(
             f"  [{style}]{result.status.value}[/{style}] {result.name} in "
             f"{format_duration(result.duration_seconds)}{note}",

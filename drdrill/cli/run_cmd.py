@@ -13,6 +13,7 @@ from drdrill.engine.context import DrillContext, RunOptions
 from drdrill.engine.phases import build_phases
 from drdrill.engine.phases.bootstrap import check_gitops
 from drdrill.engine.runner import run_drill
+from drdrill.engine.secrets import register_drill_secrets
 from drdrill.errors import exit_code_for_verdict
 from drdrill.report.terminal import rto_line, verdict_line
 from drdrill.report.writer import check_report_dir
@@ -41,6 +42,7 @@ def run(
 ) -> None:
     """Run a drill: cluster, bootstrap, workloads, backups, teardown; then write the report."""
     loaded = load_scenario(scenario)
+    register_drill_secrets(loaded)
     check_report_dir(report_dir)
     check_gitops(loaded)  # an unhandled repository layout is named before any budget is spent
     options = RunOptions(

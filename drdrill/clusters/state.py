@@ -26,7 +26,7 @@ def save_state(info: ClusterInfo) -> Path:
     data = asdict(info)
     data["kubeconfig"] = str(info.kubeconfig)
     data["workdir"] = str(info.workdir) if info.workdir else None
-    write_atomically(path, json.dumps(data, indent=2) + "\n")
+    write_atomically(path, json.dumps(data, indent=2) + "\n", mode=0o600)
     return path
 
 

@@ -13,9 +13,11 @@ import structlog
 from drdrill import __version__
 from drdrill.engine.context import DrillContext
 from drdrill.engine.phase import Phase, PhaseOutcome
+from drdrill.engine.secrets import register_drill_secrets
 from drdrill.engine.signals import interrupts_deferred, interrupts_raise
 from drdrill.engine.verdict import decide_verdict, measure_rpo, measure_rto
 from drdrill.errors import DrdrillError, DrillInterrupted, PhaseFailure
+from drdrill.logs import describe_exception
 from drdrill.report.writer import ReportPaths, write_reports
 from drdrill.results import DrillReport, PhaseResult, PhaseStatus, ToolVersions
 from drdrill.scenario.models import API_VERSION
@@ -72,7 +74,8 @@ def _run_phase(ctx: DrillContext, phase: Phase, budget: float) -> PhaseOutcome:
         return PhaseOutcome(PhaseStatus.ERROR, str(err))
     except Exception as err:
         log.error("unexpected error in phase", phase=phase.name, exc_info=True)
-        return PhaseOutcome(PhaseStatus.ERROR, f"unexpected {type(err).__name__}: {err}")
+        # describe_exception: an ApiException's text would carry its headers and body.
+        return PhaseOutcome(PhaseStatus.ERROR, f"unexpected {describe_exception(err)}")
 
 
 class _PhaseTimer:
@@ -172,6 +175,7 @@ def run_drill(
     watcher = observer or _Silent()
     results: list[PhaseResult] = []
     interrupted = False
+    register_drill_secrets(ctx.scenario)
     log.info("drill started", drill=ctx.scenario.name, provider=ctx.provider.value)
     try:
         with interrupts_raise():

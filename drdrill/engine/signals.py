@@ -1,47 +1,84 @@
-"""Turn SIGINT and SIGTERM into `DrillInterrupted` so the drill unwinds, cleans up and reports."""
+"""Turn SIGINT and SIGTERM into `DrillInterrupted` so the drill unwinds, cleans up and reports.
+
+Only the first signal raises. Raising again while the drill unwinds would break off the very
+cleanup that stops what the drill started (a second Ctrl-C during kwok create would leak etcd
+and the apiserver), so every later signal, and any signal during teardown, is obeyed by
+hurrying instead: children are killed without their grace period and nothing waits for them
+(`proc.hurry_stops`). Teardown then ends within seconds, so a CI runner's SIGTERM is answered
+long before its SIGKILL, and what was started is still stopped.
+"""
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from types import FrameType
+from typing import Literal
 
 import structlog
 
 from drdrill.errors import DrillInterrupted
+from drdrill.proc import hurry_stops, stop_normally
 
 log = structlog.get_logger(__name__)
 _HANDLED = (signal.SIGINT, signal.SIGTERM)
+Mode = Literal["raise", "defer"]
 
 
-def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
-    raise DrillInterrupted(signal.Signals(signum).name)
+@dataclass
+class _Received:
+    """What arrived since the outermost handled block began."""
+
+    names: list[str] = field(default_factory=list)
+    modes: list[Mode] = field(default_factory=list)
 
 
-def _note_and_ignore(signum: int, _frame: FrameType | None) -> None:
-    log.warning("signal ignored while cleaning up", signal=signal.Signals(signum).name)
+_received = _Received()
+
+
+def signals_received() -> tuple[str, ...]:
+    return tuple(_received.names)
+
+
+def _handle(signum: int, _frame: FrameType | None) -> None:
+    name = signal.Signals(signum).name
+    _received.names.append(name)
+    mode = _received.modes[-1] if _received.modes else "defer"
+    if mode == "raise" and len(_received.names) == 1:
+        raise DrillInterrupted(name)
+    hurry_stops()
+    log.warning("signal received while cleaning up: stopping what is left without waiting",
+                signal=name, signals=len(_received.names))
 
 
 @contextmanager
-def _signals_handled_by(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+def _signals_handled(mode: Mode) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers; elsewhere the caller's stay
         return
-    previous = {sig: signal.signal(sig, handler) for sig in _HANDLED}
+    if not _received.modes and mode == "raise":  # a new command or drill starts afresh
+        _received.names.clear()
+        stop_normally()
+    _received.modes.append(mode)
+    previous = {sig: signal.signal(sig, _handle) for sig in _HANDLED}
     try:
         yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        _received.modes.pop()
 
 
 def interrupts_raise() -> AbstractContextManager[None]:
-    """Within the block, SIGINT/SIGTERM raise `DrillInterrupted` (main thread only)."""
-    return _signals_handled_by(_raise_interrupted)
+    """Within the block the first SIGINT/SIGTERM raises `DrillInterrupted` (main thread only);
+    later ones make the unwinding hurry."""
+    return _signals_handled("raise")
 
 
 def interrupts_deferred() -> AbstractContextManager[None]:
-    """Within the block (cleanup, report writing) a signal is logged, not obeyed."""
-    return _signals_handled_by(_note_and_ignore)
+    """Within the block (cleanup, report writing) a signal makes the cleanup hurry; it is
+    finished, never broken off."""
+    return _signals_handled("defer")

@@ -6,6 +6,8 @@ recovery works, not that real pods and controllers would have come up.
 
 from __future__ import annotations
 
+import re
+
 from drdrill.report.untrusted import visible_controls
 from drdrill.results import DrillReport, PhaseStatus, Simulation, Verdict, WorkloadResult
 from drdrill.timing import format_duration
@@ -15,11 +17,18 @@ _PODS = ("Pods went through kwok's stages: Ready after a delay, whatever their i
          "config or Secrets.")
 
 
+# Characters that make Markdown markup inside a line (links, images, emphasis, code, tables);
+# `<` and `>` become entities, so no HTML gets through either.
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
+
+
 def _cell(text: str, limit: int = 200) -> str:
-    """Keep untrusted text from breaking the table or injecting markup."""
+    """Keep untrusted text from breaking the table or injecting markup: a name like
+    `[click](https://...)` or `<img src=x>` is shown as text, never rendered as a link or HTML."""
     cleaned = " ".join(visible_controls(text).split())
-    cleaned = cleaned.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-    return cleaned[:limit] + ("..." if len(cleaned) > limit else "")
+    cleaned = cleaned[:limit] + ("..." if len(cleaned) > limit else "")
+    cleaned = cleaned.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN.sub(r"\\\1", cleaned)
 
 
 def _seconds(value: float | None) -> str:
@@ -116,7 +125,7 @@ def render_markdown(report: DrillReport) -> str:
     missing = [ref for ref in report.references if not ref.restorable]
     if missing:
         lines += ["", "**Model references without a verified backup:**"]
-        lines += [f"- `{_cell(ref.uri)}` ({_cell(ref.source)})" for ref in missing[:_LISTED]]
+        lines += [f"- {_cell(ref.uri)} ({_cell(ref.source)})" for ref in missing[:_LISTED]]
     failed = [p for p in report.phases if p.status is not PhaseStatus.PASSED and p.required]
     if not failed and report.verdict is Verdict.PASS:
         lines += ["", "Every required phase passed."]

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from drdrill.logs import redact_text
 from drdrill.report.untrusted import visible_controls
 from drdrill.results import DrillReport
 from drdrill.timing import format_duration
@@ -22,12 +23,12 @@ def _d(value: float | None) -> str:
 
 def _t(text: str) -> str:
     """Untrusted text for a rich console: no markup, no terminal escape sequences."""
-    return escape(visible_controls(text))
+    return escape(visible_controls(redact_text(text)))
 
 
 def verdict_line(report: DrillReport) -> str:
     """The plain line a command prints on stdout when a drill ends: `PASS (simulated pods): ...`."""
-    return visible_controls(f"{report.verdict_label()}: {report.summary}")
+    return visible_controls(redact_text(f"{report.verdict_label()}: {report.summary}"))
 
 
 def rto_line(report: DrillReport) -> str:

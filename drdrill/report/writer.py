@@ -1,4 +1,13 @@
-"""Lay out `<report dir>/<drill>/<UTC timestamp>/` with the four files and a `latest` link."""
+"""Lay out `<report dir>/<drill>/<UTC timestamp>/` with the four files and a `latest` link.
+
+What a report may contain: the drill's names and timings, names of Kubernetes objects and
+their status messages, S3 bucket names, keys and s3:// URIs, and the last lines of the
+bootstrap script's output. It never contains a credential: every string of the report, at any
+depth, goes through the same redaction as the logs (secret-looking text and every registered
+secret value) before any file is written. The files get the mode the user's umask gives new
+files, as any other file the user creates; a team that treats object names as confidential
+sets a stricter umask or report directory.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +17,7 @@ from pathlib import Path
 
 from drdrill.atomic_files import point_symlink, write_atomically
 from drdrill.errors import BadInputError
+from drdrill.logs import redact_value
 from drdrill.report.html import render_html
 from drdrill.report.junit import render_junit
 from drdrill.report.markdown import render_markdown
@@ -45,7 +55,14 @@ def _timestamp_dir(drill_dir: Path, report: DrillReport) -> Path:
     return candidate
 
 
+def redact_report(report: DrillReport) -> DrillReport:
+    """The report with every string, at any depth, passed through the log redaction."""
+    data = redact_value(report.model_dump(mode="json", by_alias=True))
+    return DrillReport.model_validate(data)
+
+
 def write_reports(report: DrillReport, *, report_dir: Path) -> ReportPaths:
+    report = redact_report(report)
     drill_dir = report_dir / report.drill
     directory = _timestamp_dir(drill_dir, report)
     directory.mkdir(parents=True)

@@ -57,6 +57,30 @@ def _check_label(value: str) -> str:
 Dns1123Label = Annotated[StrictStr, AfterValidator(_check_label)]
 
 
+def _check_git_url(value: str) -> str:
+    """A repository URL may not carry credentials: they would reach logs, reports and the
+    cluster. The message never repeats the URL, which may hold a secret."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        password, user = parts.password, parts.username
+    except ValueError:
+        raise ValueError("url is not a valid URL") from None
+    if password is not None or (user is not None and parts.scheme != "ssh"):
+        raise ValueError(
+            "url must not carry credentials (user:password@ or a token before @); give them "
+            "to the bootstrap script as a file in spec.gitops.secretFiles"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError("url must not carry a query string or fragment (credentials belong in "
+                         "spec.gitops.secretFiles)")
+    return value
+
+
+GitUrl = Annotated[StrictStr, AfterValidator(_check_git_url)]
+
+
 class Model(BaseModel):
     """Strict, frozen, camelCase in files: unknown fields are an error at any depth."""
 
@@ -183,7 +207,9 @@ _REMOTE = re.compile(r"^(https?|ssh)://|^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:")
 
 
 class Repository(Model):
-    url: StrictStr | None = Field(default=None, description="http(s):// or ssh:// URL.")
+    url: GitUrl | None = Field(
+        default=None, description="http(s):// or ssh:// URL, without credentials (they go in "
+        "secretFiles).")
     path: StrictStr | None = Field(
         default=None,
         description="A local git repository (relative to the scenario file), served over "

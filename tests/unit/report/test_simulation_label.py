@@ -214,7 +214,9 @@ def test_markdown_keeps_hostile_text_inert(tmp_path: Path) -> None:
     assert "<script>" not in text
     assert not [c for c in text if ord(c) < 0x20 and c != "\n"]
     line = next(line for line in text.splitlines() if line.startswith("- Deployment serving/api"))
-    assert line.startswith("- Deployment serving/api: NOT healthy, Back-off\\x1b[31m pulling\\x00")
+    # Backslashes and brackets are escaped for Markdown; rendered, the line reads as written.
+    assert line.startswith(
+        "- Deployment serving/api: NOT healthy, Back-off\\\\x1b\\[31m pulling\\\\x00")
     assert "&lt;script&gt;" in line and "(rule: Deployment; simulated status)" in line
 
 
