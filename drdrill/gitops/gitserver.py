@@ -8,6 +8,7 @@ A folder that is not a git repository is committed as it is into a throw-away re
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 import threading
@@ -18,8 +19,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from dulwich import porcelain
 from dulwich.repo import Repo
-from dulwich.server import DEFAULT_HANDLERS, DictBackend, UploadPackHandler
-from dulwich.web import make_wsgi_chain
+from dulwich.server import DictBackend, UploadPackHandler
+from dulwich.web import GunzipFilter, HTTPGitApplication, LimitedInputFilter
 
 from drdrill.errors import BadInputError
 
@@ -33,7 +34,29 @@ class _UploadPackWithoutThinPack(UploadPackHandler):
         return tuple(c for c in super().required_capabilities() if c != b"thin-pack")
 
 
-_HANDLERS: dict[bytes, Any] = {**DEFAULT_HANDLERS, b"git-upload-pack": _UploadPackWithoutThinPack}
+# Read-only: fetch and clone only. dulwich's defaults also serve git-receive-pack, with which
+# any local process could rewrite the refs of the user's repository while a drill runs (and
+# dulwich merges a `handlers` argument into its defaults rather than replacing them).
+_HANDLERS: dict[bytes, Any] = {b"git-upload-pack": _UploadPackWithoutThinPack}
+
+
+def _read_only_app(backend: DictBackend) -> Any:
+    """dulwich's smart-HTTP app with upload-pack as its only service, behind a filter that
+    answers 403 to anything but the two upload-pack requests (and dumb-protocol reads)."""
+    git_app = HTTPGitApplication(backend)
+    git_app.handlers = dict(_HANDLERS)
+    wrapped = LimitedInputFilter(GunzipFilter(git_app))
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+        query = environ.get("QUERY_STRING", "")
+        if "receive-pack" in path or "receive-pack" in query or method not in ("GET", "POST") or (
+                method == "POST" and not path.endswith("/git-upload-pack")):
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [b"read-only: only git-upload-pack is served\n"]
+        return wrapped(environ, start_response)
+
+    return app
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -99,14 +122,16 @@ def serve_repository(folder: Path) -> ServedRepository:
         snapshot = snapshot_folder(folder)
         root = snapshot
     repo = Repo(str(root))
-    backend = DictBackend({"/repo.git": cast(Any, repo)})
-    app = make_wsgi_chain(backend, handlers=_HANDLERS)
+    # An unguessable path per drill: another local user cannot find the repository by port scan.
+    path = f"/{secrets.token_urlsafe(18)}/repo.git"
+    backend = DictBackend({path: cast(Any, repo)})
+    app = _read_only_app(backend)
     server = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="drdrill-git-http", daemon=True)
     thread.start()
     port = server.server_address[1]
     return ServedRepository(
-        url=f"http://127.0.0.1:{port}/repo.git",
+        url=f"http://127.0.0.1:{port}{path}",
         head_commit=repo.head().decode(),
         root=root,
         repo=repo,
