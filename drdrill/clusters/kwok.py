@@ -25,6 +25,7 @@ import yaml
 from drdrill.clusters.base import ClusterInfo
 from drdrill.clusters.nodes import create_nodes, wait_nodes_ready
 from drdrill.clusters.simulator import KwokSimulator
+from drdrill.clusters.state import forget_state, save_state
 from drdrill.errors import BadInputError, DrdrillError, InfrastructureError
 from drdrill.kubeapi import new_api_client
 from drdrill.ports import LOOPBACK, ensure_free, free_port
@@ -205,6 +206,9 @@ class KwokCluster:
             workdir=workdir, server=f"https://{LOOPBACK}:{ports.apiserver}",
             components={k: v for k, v in pinned_versions().items() if k.endswith("_VERSION")},
         )
+        # Saved before any component starts: should drdrill die before its cleanup ends
+        # (SIGKILL, a crash), `drdrill cluster down` still finds and stops what it began.
+        save_state(info)
         try:
             self._create(kwokctl, config_file, name, workdir, deadline)
             api = new_api_client(kubeconfig=info.kubeconfig)
@@ -217,6 +221,7 @@ class KwokCluster:
                 api.close()
         except BaseException:
             self.delete(info)
+            forget_state(info.name)
             raise
         return info
 

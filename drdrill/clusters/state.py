@@ -1,4 +1,9 @@
-"""Saved cluster state, so `drdrill cluster down` finds what `cluster up` (or a kept drill) made."""
+"""Saved cluster state, so `drdrill cluster down` finds what `cluster up` (or a kept drill) made.
+
+Each saved process group carries its leader's identity (boot and start time): a later command
+stops only groups whose leader is still that process, never a pid the system has since given
+to another program.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pathlib import Path
 from drdrill.atomic_files import write_atomically
 from drdrill.clusters.base import ClusterInfo
 from drdrill.errors import BadInputError
+from drdrill.proc import process_identity
 
 
 def state_root() -> Path:
@@ -26,6 +32,8 @@ def save_state(info: ClusterInfo) -> Path:
     data = asdict(info)
     data["kubeconfig"] = str(info.kubeconfig)
     data["workdir"] = str(info.workdir) if info.workdir else None
+    data["process_identities"] = {str(pgid): process_identity(pgid)
+                                  for pgid in info.process_groups}
     write_atomically(path, json.dumps(data, indent=2) + "\n", mode=0o600)
     return path
 
@@ -49,6 +57,26 @@ def load_state(drill: str) -> ClusterInfo | None:
         components=dict(data.get("components", {})),
         owned=bool(data.get("owned", True)),
     )
+
+
+def saved_identities(drill: str) -> dict[int, str | None]:
+    """The identity saved for each process group of the drill's cluster (None: unknown)."""
+    try:
+        data = json.loads(state_file(drill).read_text(encoding="utf-8"))
+        saved = data.get("process_identities") or {}
+        return {int(pgid): (str(who) if who else None) for pgid, who in saved.items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def with_live_process_groups(info: ClusterInfo) -> tuple[ClusterInfo, list[int]]:
+    """`info` keeping only the process groups whose leader is still the saved process, and the
+    pgids left out (gone, or their pid reused by another program since)."""
+    identities = saved_identities(info.name)
+    live = tuple(pgid for pgid in info.process_groups
+                 if identities.get(pgid) is not None and process_identity(pgid) == identities[pgid])
+    dropped = [pgid for pgid in info.process_groups if pgid not in live]
+    return replace(info, process_groups=live), dropped
 
 
 def add_process_group(info: ClusterInfo, pgid: int) -> ClusterInfo:

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import structlog
+
 from drdrill.clusters.base import ClusterInfo
-from drdrill.clusters.state import forget_state, load_state, save_state, state_file
+from drdrill.clusters.state import (
+    forget_state,
+    load_state,
+    save_state,
+    state_file,
+    with_live_process_groups,
+)
 from drdrill.engine.context import DrillContext
 from drdrill.engine.providers import provider_for, provider_for_info
 from drdrill.engine.runner import phase_budget
-from drdrill.engine.signals import interrupts_raise
+from drdrill.engine.signals import interrupts_deferred, interrupts_raise, signals_received
 from drdrill.errors import BadInputError, DrillInterrupted
 from drdrill.kubeapi import new_api_client
 from drdrill.timing import Deadline
+
+log = structlog.get_logger(__name__)
 
 
 def saved_cluster(ctx: DrillContext) -> ClusterInfo:
@@ -38,9 +48,18 @@ def cluster_up(ctx: DrillContext) -> ClusterInfo:
 
 
 def cluster_down(ctx: DrillContext) -> str:
-    info = saved_cluster(ctx)
-    provider_for_info(ctx, info).delete(info)
-    forget_state(info.name)
+    """Stop what the saved state names. A signal meanwhile makes it hurry, not stop half-way;
+    the command then still exits as interrupted."""
+    info, dropped = with_live_process_groups(saved_cluster(ctx))
+    if dropped:
+        log.warning("saved process groups no longer run (or their pids were reused): left alone",
+                    pgids=dropped)
+    with interrupts_deferred():
+        provider_for_info(ctx, info).delete(info)
+        forget_state(info.name)
+    received = signals_received()
+    if received:
+        raise DrillInterrupted(received[0])
     return f"cluster of drill {info.name!r} is down"
 
 
