@@ -188,7 +188,12 @@ class TreeTracker:
         verdict = flux_object(chart)
         if verdict.state is not HealthState.FAILED:
             return None
-        return f"HelmRelease {ready.reason}: {ready.message or verdict.reason}"
+        problem = f"HelmRelease {ready.reason}: {ready.message}"
+        chart_message = conditions(chart).get("Ready")
+        detail = chart_message.message if chart_message is not None else verdict.reason
+        if detail and detail not in problem:
+            problem += f" (HelmChart {namespace}/{name}: {detail})"
+        return problem
 
     def _expand(self, ref: ObjectRef, obj: Mapping[str, Any]) -> None:
         state = self._layers[ref]

@@ -32,6 +32,7 @@ from drdrill.gitops.flux import request_reconcile, wait_for_flux
 from drdrill.gitops.flux_local import LocalFlux, flux_crds_manifest, start_local_flux
 from drdrill.gitops.gitserver import ServedRepository, serve_repository
 from drdrill.gitops.layout import (
+    GitSource,
     RepoFiles,
     RepositoryLayout,
     UnhandledLayout,
@@ -206,6 +207,13 @@ def _sync_manifest(
     rewrites, unmapped = plan_rewrites(found.layout.sources, [main, *team],
                                        root_name=found.source_name,
                                        root_namespace=found.namespace)
+    if found.layout.kind == "not read" and gitops.engine is Engine.FLUX:
+        # A remote repository is not read ahead: should it hold gotk-sync.yaml, its
+        # GitRepository (by the root's name) must keep pointing at the drill's source.
+        rewrites.insert(0, SourceRewrite(GitSource(file="gotk-sync.yaml, if Git has one",
+                                                   name=found.source_name,
+                                                   namespace=found.namespace,
+                                                   url="(its URL in Git)"), main, root=True))
     for source in unmapped:
         log.info("GitRepository left as in Git (remote not mapped)", source=source.describe(),
                  url=source.url)
