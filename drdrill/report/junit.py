@@ -71,6 +71,8 @@ def _workload_case(report: DrillReport, workload: WorkloadResult) -> TestCase:
     out = [f"rule: {workload.rule}"] if workload.rule else []
     if workload.simulated:
         out.append("status written by drdrill's simulation, not by a controller")
+    if len(workload.chain) > 1:
+        out.append("applied by: " + " → ".join(workload.chain[:-1]))
     out += workload.notes
     if out:
         case.system_out = visible_controls("\n".join(out))

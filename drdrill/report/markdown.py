@@ -51,6 +51,8 @@ def _workload_line(workload: WorkloadResult) -> str:
     line = f"- {_cell(workload.kind)} {_where(workload.namespace, workload.name)}: {state}"
     if how:
         line += f" ({'; '.join(how)})"
+    if len(workload.chain) > 1:
+        line += ". Applied by: " + " → ".join(_cell(step) for step in workload.chain[:-1])
     if workload.notes:
         line += ". Notes: " + "; ".join(_cell(note) for note in workload.notes[:3])
     return line
@@ -112,6 +114,9 @@ def render_markdown(report: DrillReport) -> str:
         )
     if report.simulation is not None and report.simulation.any:
         lines += _simulation_lines(report.simulation)
+    if report.bootstrap is not None and (report.bootstrap.layout or report.bootstrap.rewrites):
+        lines += ["", f"Repository: {_cell(report.bootstrap.layout or 'as given')}."]
+        lines += [f"- rewritten: {_cell(rewrite)}" for rewrite in report.bootstrap.rewrites]
     if report.workloads:
         lines += _workload_lines(report)
     if report.backups:
