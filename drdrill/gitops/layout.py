@@ -120,6 +120,16 @@ class GitSource:
 
 
 @dataclass(frozen=True)
+class GitKustomization:
+    """A Flux Kustomization found in Git, with the kustomize patches it already carries."""
+
+    file: str
+    name: str
+    namespace: str | None
+    patches: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class BootstrapSync:
     """The sync objects `flux bootstrap` committed to `<path>/flux-system/gotk-sync.yaml`."""
 
@@ -150,6 +160,7 @@ class RepositoryLayout:
     kind: str  # "plain" | "bootstrap" | "not read"
     bootstrap: BootstrapSync | None = None
     sources: tuple[GitSource, ...] = ()
+    kustomizations: tuple[GitKustomization, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
     def describe(self) -> str:
@@ -175,6 +186,20 @@ def find_sources(files: RepoFiles) -> tuple[GitSource, ...]:
     return tuple(found)
 
 
+def find_kustomizations(files: RepoFiles) -> tuple[GitKustomization, ...]:
+    found = []
+    for path, content in files.under(""):
+        for doc in yaml_documents(content):
+            metadata = doc.get("metadata") or {}
+            if _is(doc, KUSTOMIZE_GROUP, "Kustomization") and metadata.get("name"):
+                patches = (doc.get("spec") or {}).get("patches") or []
+                found.append(GitKustomization(
+                    file=path, name=str(metadata["name"]),
+                    namespace=metadata.get("namespace") or None,
+                    patches=tuple(p for p in patches if isinstance(p, dict))))
+    return tuple(found)
+
+
 def inspect_layout(files: RepoFiles, *, path: str, repository: str) -> RepositoryLayout:
     """Recognise the layout at `path`; raise `UnhandledLayout` with one line when drdrill
     cannot drill it. `repository` names the repository in messages."""
@@ -190,7 +215,8 @@ def inspect_layout(files: RepoFiles, *, path: str, repository: str) -> Repositor
                 "repository's sync objects are unknown: commit the gotk-sync.yaml that `flux "
                 "bootstrap` wrote, or point spec.gitops.path at a folder of manifests"
             )
-        return RepositoryLayout(kind="plain", sources=sources)
+        return RepositoryLayout(kind="plain", sources=sources,
+                                kustomizations=find_kustomizations(files))
     sync = _read_sync(files.files[inside[SYNC_FILE]], file=inside[SYNC_FILE],
                       repository=repository)
     source, kustomization = sync
@@ -214,6 +240,7 @@ def inspect_layout(files: RepoFiles, *, path: str, repository: str) -> Repositor
         bootstrap=BootstrapSync(folder=folder, source=source, kustomization=kustomization,
                                 components_file=inside.get(COMPONENTS_FILE)),
         sources=sources,
+        kustomizations=find_kustomizations(files),
     )
 
 

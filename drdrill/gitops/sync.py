@@ -28,7 +28,12 @@ from typing import Any
 
 import yaml
 
-from drdrill.gitops.layout import GitSource, RepositoryLayout, normalise_remote
+from drdrill.gitops.layout import (
+    GitKustomization,
+    GitSource,
+    RepositoryLayout,
+    normalise_remote,
+)
 from drdrill.scenario.models import GitRef, PostBuild
 
 FIELD_MANAGER = "drdrill"
@@ -115,6 +120,31 @@ def rewrite_patches(rewrites: Sequence[SourceRewrite], *, root_ref: GitRef) -> l
     return [_patch(r, ref=root_ref if r.root else None) for r in rewrites]
 
 
+def child_patches(kustomizations: Sequence[GitKustomization], rewrites: Sequence[SourceRewrite],
+                  *, root: tuple[str, str]) -> list[dict[str, Any]]:
+    """Patches for the Kustomizations the root applies: each gets the GitRepository rewrites
+    too (after its own patches), so a GitRepository that a child applies (Flux's
+    multi-tenancy layout: `tenants/<team>/` with the team's GitRepository) is rewritten as
+    well. Kustomizations further down keep their own patches only."""
+    wanted = [r for r in rewrites if not r.root]
+    if not wanted:
+        return []
+    own_rewrites = [_patch(r, ref=None) for r in wanted]
+    found = []
+    for child in kustomizations:
+        if (child.name, child.namespace or root[1]) == root:
+            continue
+        target: dict[str, str] = {"group": "kustomize.toolkit.fluxcd.io",
+                                  "kind": "Kustomization", "name": child.name}
+        if child.namespace:
+            target["namespace"] = child.namespace
+        body = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                "metadata": {"name": child.name},
+                "spec": {"patches": [*child.patches, *own_rewrites]}}
+        found.append({"target": target, "patch": yaml.safe_dump(body, sort_keys=False)})
+    return found
+
+
 @dataclass(frozen=True)
 class RootObjects:
     source: dict[str, Any]
@@ -148,6 +178,7 @@ def root_objects(
         source_spec["secretRef"] = {"name": main.secret_name}
     patches = list(ks_spec.get("patches") or [])
     patches += rewrite_patches(rewrites, root_ref=ref)
+    patches += child_patches(layout.kustomizations, rewrites, root=(name, namespace))
     if patches:
         ks_spec["patches"] = patches
     if post_build is not None:

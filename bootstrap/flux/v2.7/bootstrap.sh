@@ -72,7 +72,8 @@ while read -r kind object file; do
     *) echo "flux bootstrap: unknown kind $kind in DRDRILL_SUBSTITUTE_FROM" >&2; exit 2 ;;
   esac
   "${kubectl[@]}" -n "$namespace" "${create[@]}" --from-env-file="$file" \
-    --dry-run=client -o yaml | "${kubectl[@]}" apply -f - >/dev/null
+    --dry-run=client -o yaml </dev/null |
+    "${kubectl[@]}" apply --server-side --field-manager=drdrill -f - >/dev/null
 done <<<"${DRDRILL_SUBSTITUTE_FROM:-}"
 
 echo "flux bootstrap: GitRepository and Kustomization $namespace/$name (${DRDRILL_REF_KIND} ${DRDRILL_REF}, path ${DRDRILL_PATH})"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from drdrill.gitops.layout import GitSource, RepositoryLayout, inspect_layout
-from drdrill.gitops.sync import DrillSource, plan_rewrites, root_objects
+from drdrill.gitops.layout import GitKustomization, GitSource, RepositoryLayout, inspect_layout
+from drdrill.gitops.sync import DrillSource, child_patches, plan_rewrites, root_objects
 from drdrill.scenario.models import GitRef, PostBuild, SubstituteFrom
 from tests.unit.gitops.test_layout import files
 
@@ -60,3 +60,22 @@ def test_plain_layout_root_with_post_build() -> None:
     assert spec["postBuild"] == {"substitute": {"CLUSTER": "drill"},
                                  "substituteFrom": [{"kind": "Secret", "name": "vars"}]}
     assert "patches" not in spec
+
+
+def test_kustomizations_the_root_applies_carry_the_rewrites_after_their_own_patches() -> None:
+    own = {"target": {"kind": "Deployment"}, "patch": "- op: remove\n  path: /spec/replicas\n"}
+    kustomizations = (
+        GitKustomization("clusters/prod/tenants.yaml", "tenants", "flux-system", (own,)),
+        GitKustomization("gotk-sync.yaml", "flux-system", "flux-system"),
+    )
+    team = GitSource("tenants/team-a.yaml", "team-a", "flux-system",
+                     "ssh://git@git.example.com/team/apps")
+    rewrites, _ = plan_rewrites([team], [MAIN, TEAM], root_name="flux-system",
+                                root_namespace="flux-system")
+    [patch] = child_patches(kustomizations, rewrites, root=("flux-system", "flux-system"))
+    assert patch["target"]["name"] == "tenants"
+    body = yaml.safe_load(patch["patch"])
+    first, second = body["spec"]["patches"]
+    assert first == own
+    assert yaml.safe_load(second["patch"])["spec"]["url"] == TEAM.url
+    assert child_patches(kustomizations, [], root=("flux-system", "flux-system")) == []
