@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build the drdrill local test bed (etcd, Kubernetes control plane, kwok, Flux
-# controllers, versitygw, toxiproxy, s5cmd) from the Go module proxy into a cache
-# outside the checkout, keyed by the sha256 of testbed/versions.env.
+# controllers, versitygw, toxiproxy, s5cmd, an OCI registry) from the Go module proxy into a
+# cache outside the checkout, keyed by the sha256 of testbed/versions.env; helm-controller,
+# which the proxy refuses, from a pinned source snapshot (DRDRILL_SOURCES_DIR, default
+# ../shared/sources beside the checkout) or a clone of its tag.
 #
 #   testbed/build.sh               build (or reuse) and print the key dir
 #   testbed/build.sh --print-dir   print the key dir only
@@ -69,7 +71,7 @@ if command -v flock >/dev/null 2>&1; then
 fi
 mkdir -p "$WORK"
 LDFLAGS_BASE="-s -w"
-TOTAL_STEPS=10
+TOTAL_STEPS=12
 T_START=$SECONDS
 
 log() { echo "testbed: $*"; }
@@ -243,6 +245,46 @@ copy_argocd_crds() {
   mv "$tmp" "$DIR/crds/argocd"
 }
 
+# helm-controller is not served by the module proxy (403): build it from the pinned source
+# snapshot when it is there (CI has ../shared beside the checkout), else from a shallow clone
+# of the tag; the tarball's sha256, or the clone's commit, must match the pins either way.
+SOURCES_DIR=${DRDRILL_SOURCES_DIR:-$HERE/../../shared/sources}
+build_helm_controller() {
+  local src=$WORK/helm-controller-src
+  local tarball=$SOURCES_DIR/fluxcd-helm-controller-$HELM_CONTROLLER_VERSION.tar.gz commit tmp
+  rm -rf "$src"
+  mkdir -p "$src"
+  if [[ -f $tarball ]]; then
+    if ! echo "$HELM_CONTROLLER_SHA256  $tarball" | sha256sum -c --quiet - >/dev/null 2>&1; then
+      echo "testbed: $tarball does not have the pinned sha256 $HELM_CONTROLLER_SHA256" >&2
+      exit 1
+    fi
+    tar -xzf "$tarball" -C "$src" --strip-components=1
+  else
+    log "  (no $tarball: cloning github.com/fluxcd/helm-controller $HELM_CONTROLLER_VERSION)"
+    rm -rf "$src"
+    git clone -q --depth 1 --branch "$HELM_CONTROLLER_VERSION" \
+      https://github.com/fluxcd/helm-controller.git "$src"
+    commit=$(git -C "$src" rev-parse HEAD)
+    if [[ $commit != "$HELM_CONTROLLER_COMMIT" ]]; then
+      echo "testbed: helm-controller $HELM_CONTROLLER_VERSION is commit $commit, pinned $HELM_CONTROLLER_COMMIT" >&2
+      exit 1
+    fi
+  fi
+  cd "$src"
+  build_to helm-controller .
+  tmp=$DIR/crds/flux/.helm.tmp.$$
+  install -m 0644 config/crd/bases/helm.toolkit.fluxcd.io_helmreleases.yaml "$tmp"
+  mv -f "$tmp" "$DIR/crds/flux/helm.toolkit.fluxcd.io_helmreleases.yaml"
+}
+
+build_registry() {
+  wrapper registry
+  goget "github.com/distribution/distribution/v3/cmd/registry@$DISTRIBUTION_VERSION"
+  build_to registry github.com/distribution/distribution/v3/cmd/registry \
+    -ldflags "$LDFLAGS_BASE -X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION"
+}
+
 build_versitygw() {
   wrapper versitygw
   goget "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
@@ -278,6 +320,10 @@ step 7 versitygw "bin/versitygw" build_versitygw
 step 8 "toxiproxy-server, toxiproxy-cli" "bin/toxiproxy-server bin/toxiproxy-cli" build_toxiproxy
 step 9 s5cmd "bin/s5cmd" build_s5cmd
 step 10 "Argo CD CRDs" "crds/argocd/.done" copy_argocd_crds
+# after step 6, which replaces crds/flux/ as a whole
+step 11 "helm-controller and its CRD" \
+  "bin/helm-controller crds/flux/helm.toolkit.fluxcd.io_helmreleases.yaml" build_helm_controller
+step 12 "OCI registry (distribution)" "bin/registry" build_registry
 
 # kwokctl configuration using these binaries, every component bound to 127.0.0.1
 cat >"$DIR/kwokctl.yaml" <<EOF
