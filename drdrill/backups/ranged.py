@@ -129,7 +129,9 @@ def stream_ranged(client: S3Client, *, bucket: str, key: str, fd: int, concurren
                 ))
             while pending:
                 received += _hash_oldest(pending, digest)
-        except BaseException:
+        except BaseException as stop:
+            if signed is not None and not isinstance(stop, Exception):
+                signed.abort()  # interrupted: parts in flight end now, not at their timeouts
             for future in pending:
                 future.cancel()
             for future in pending:

@@ -199,13 +199,14 @@ def restore_objects(
     root_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     large = [t for t in targets if t.expected_size >= RANGED_MIN_BYTES and concurrency > 1]
     small = [t for t in targets if t.expected_size < RANGED_MIN_BYTES or concurrency == 1]
-    checks: list[ObjectCheck] = [
-        restore_one(client, bucket=bucket, target=t, root_fd=root_fd, deadline=deadline,
-                    part_concurrency=concurrency, signed=signed)
-        for t in large
-    ]
+    checks: list[ObjectCheck] = []
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="drdrill-restore")
     try:
+        checks += [
+            restore_one(client, bucket=bucket, target=t, root_fd=root_fd, deadline=deadline,
+                        part_concurrency=concurrency, signed=signed)
+            for t in large
+        ]
         futures: list[Future[ObjectCheck]] = [
             pool.submit(
                 restore_one, client, bucket=bucket, target=t, root_fd=root_fd,
@@ -216,6 +217,10 @@ def restore_objects(
         for future in as_completed(futures):
             checks.append(future.result())
     except BaseException:
+        # Interrupted (or a fatal error): end the GETs in flight instead of waiting out their
+        # read timeouts and retries, then wait for the workers (they write into root_fd).
+        if signed is not None:
+            signed.abort()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:

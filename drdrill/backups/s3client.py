@@ -20,6 +20,7 @@ from botocore.exceptions import (
     ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
+    SSLError,
 )
 
 from drdrill.errors import InfrastructureError, PrerequisiteError
@@ -82,7 +83,10 @@ def make_s3_client(*, endpoint: S3Endpoint, read_timeout: float = 60.0) -> S3Cli
         request_checksum_calculation=policy,
         response_checksum_validation=policy,
     )
-    verify: bool | str = str(endpoint.ca_bundle) if endpoint.ca_bundle else endpoint.verify_tls
+    # None, not True: with True botocore ignores AWS_CA_BUNDLE (and the profile's ca_bundle).
+    verify: bool | str | None = (
+        str(endpoint.ca_bundle) if endpoint.ca_bundle else (None if endpoint.verify_tls else False)
+    )
     return session.client("s3", endpoint_url=endpoint.endpoint_url, config=config, verify=verify)
 
 
@@ -105,7 +109,7 @@ def describe_error(err: BaseException) -> str:
 def is_fatal(err: BaseException) -> bool:
     """Credentials refused or endpoint unreachable: no other object or set would fare better."""
     return isinstance(
-        err, NoCredentialsError | EndpointConnectionError | ConnectTimeoutError
+        err, NoCredentialsError | EndpointConnectionError | ConnectTimeoutError | SSLError
     ) or error_code(err) in _CREDENTIAL_CODES
 
 
@@ -116,6 +120,11 @@ def raise_if_fatal(err: BaseException, *, endpoint: S3Endpoint, bucket: str) -> 
         raise PrerequisiteError(
             f"S3 refused the credentials for {where} ({describe_error(err)}); "
             "check the default credential chain and the bucket policy"
+        ) from err
+    if isinstance(err, SSLError):
+        raise InfrastructureError(
+            f"TLS to {where} failed ({describe_error(err)}); trust its CA with "
+            "spec.backups.s3.caBundle or AWS_CA_BUNDLE"
         ) from err
     if isinstance(err, EndpointConnectionError | ConnectTimeoutError):
         raise InfrastructureError(

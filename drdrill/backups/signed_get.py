@@ -12,21 +12,30 @@ retried by the caller and never a pass.
 Only path-style addressing is handled (what S3-compatible stores use); a client set up for
 virtual-hosted buckets keeps using botocore. Requests carry their signature in headers, so no
 signed URL exists to leak.
+
+The network settings botocore honours hold here too: HTTPS_PROXY / HTTP_PROXY / NO_PROXY (a
+CONNECT tunnel for https, the absolute-form request for http), and AWS_CA_BUNDLE when the
+scenario names no CA bundle. `abort` ends every request in flight at once (shutting their
+sockets down) and refuses new ones, so an interrupted restore does not sit out read timeouts.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import http.client
+import os
 import re
+import socket
 import ssl
 import threading
+import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -37,6 +46,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     ReadTimeoutError,
+    SSLError,
 )
 from botocore.httpsession import get_cert_path
 
@@ -58,6 +68,46 @@ class BrokenAnswerError(ConnectionError):
     """The answer broke off (before its Content-Length) or could not be read as HTTP."""
 
 
+class RestoreAborted(Exception):
+    """The restore was interrupted: no further request is sent. Never retried."""
+
+
+@dataclass(frozen=True)
+class Proxy:
+    host: str
+    port: int
+    authorization: str | None  # a Proxy-Authorization header value, from the proxy URL
+
+    @classmethod
+    def for_endpoint(cls, endpoint_url: str) -> Proxy | None:
+        """The proxy HTTPS_PROXY / HTTP_PROXY name for the endpoint, unless NO_PROXY exempts
+        it (the same variables botocore reads)."""
+        parts = urlsplit(endpoint_url)
+        proxies = urllib.request.getproxies_environment()
+        url = proxies.get(parts.scheme)
+        bypass: Any = getattr(urllib.request, "proxy_bypass_environment")  # noqa: B009 - untyped
+        if not url or bypass(parts.hostname or "", proxies):
+            return None
+        proxy = urlsplit(url if "://" in url else f"http://{url}")
+        authorization = None
+        if proxy.username is not None:
+            pair = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
+            authorization = "Basic " + base64.b64encode(pair.encode()).decode()
+        return cls(proxy.hostname or "", proxy.port or 8080, authorization)
+
+
+def tls_context(endpoint: S3Endpoint) -> ssl.SSLContext:
+    """Verification as botocore does it: the scenario's CA bundle, else AWS_CA_BUNDLE, else
+    certifi's; none at all only when the scenario turns verification off."""
+    ca = (str(endpoint.ca_bundle) if endpoint.ca_bundle
+          else os.environ.get("AWS_CA_BUNDLE") or get_cert_path(True))
+    context = ssl.create_default_context(cafile=ca)
+    if not endpoint.verify_tls and not endpoint.ca_bundle:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 @dataclass(frozen=True)
 class SignedRequest:
     path: str
@@ -69,7 +119,7 @@ class SignedGetter:
 
     def __init__(self, *, endpoint_url: str, region: str, credentials: Credentials,
                  connect_timeout: float, read_timeout: float,
-                 tls: ssl.SSLContext | None) -> None:
+                 tls: ssl.SSLContext | None, proxy: Proxy | None = None) -> None:
         parts = urlsplit(endpoint_url)
         self._endpoint_url = endpoint_url.rstrip("/")
         self._origin = f"{parts.scheme}://{parts.netloc}"
@@ -82,6 +132,8 @@ class SignedGetter:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._tls = tls
+        self._proxy = proxy
+        self._aborted = threading.Event()
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: set[http.client.HTTPConnection] = set()
@@ -100,16 +152,11 @@ class SignedGetter:
         credentials = default_credentials()
         if credentials is None:
             return None
-        tls = None
-        if urlsplit(url).scheme == "https":
-            ca = str(endpoint.ca_bundle) if endpoint.ca_bundle else get_cert_path(True)
-            tls = ssl.create_default_context(cafile=ca)
-            if not endpoint.verify_tls and not endpoint.ca_bundle:
-                tls.check_hostname = False
-                tls.verify_mode = ssl.CERT_NONE
+        tls = tls_context(endpoint) if urlsplit(url).scheme == "https" else None
         return cls(endpoint_url=url, region=client.meta.region_name, credentials=credentials,
                    connect_timeout=float(config.connect_timeout),
-                   read_timeout=float(config.read_timeout), tls=tls)
+                   read_timeout=float(config.read_timeout), tls=tls,
+                   proxy=Proxy.for_endpoint(url))
 
     def close(self) -> None:
         """Close every connection any thread opened."""
@@ -117,6 +164,22 @@ class SignedGetter:
             connections, self._open = self._open, set()
         for connection in connections:
             connection.close()
+
+    def abort(self) -> None:
+        """End every request in flight now and refuse new ones (`RestoreAborted`).
+
+        A socket is shut down before it is closed: closing alone does not wake a thread
+        blocked reading from it.
+        """
+        self._aborted.set()
+        with self._lock:
+            connections = list(self._open)
+        for connection in connections:
+            sock = connection.sock
+            if sock is not None:
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        self.close()
 
     def sign_get(self, *, bucket: str, key: str, byte_range: tuple[int, int] | None = None,
                  if_match: str | None = None) -> SignedRequest:
@@ -194,9 +257,18 @@ class SignedGetter:
         """Send `signed` on this thread's connection; the connection is dropped on any error."""
         connection = self._connection()
         complete = False
+        target = signed.path
+        if self._proxy is not None and not self._https:
+            target = self._origin + signed.path  # absolute-form, as a plain-HTTP proxy wants
+        headers = dict(signed.headers)
+        if self._proxy is not None and not self._https and self._proxy.authorization:
+            headers["Proxy-Authorization"] = self._proxy.authorization
         try:
             try:
-                connection.request("GET", signed.path, headers=signed.headers)
+                connection.request("GET", target, headers=headers)
+            except ssl.SSLCertVerificationError as err:
+                # As botocore: a certificate nobody trusts is no broken stream to retry.
+                raise SSLError(endpoint_url=self._endpoint_url, error=err) from err
             except OSError as err:
                 if connection.sock is not None:
                     raise self._broken(err) from err
@@ -233,15 +305,22 @@ class SignedGetter:
         return BrokenAnswerError(f"{type(err).__name__} while reading the answer")
 
     def _connection(self) -> http.client.HTTPConnection:
+        if self._aborted.is_set():
+            raise RestoreAborted("the restore was interrupted")
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
         if connection is None:
+            proxy = self._proxy
+            host, port = (proxy.host, proxy.port) if proxy else (self._host, self._port)
             connection = (
-                http.client.HTTPSConnection(self._host, self._port,
-                                            timeout=self._connect_timeout, context=self._tls)
+                http.client.HTTPSConnection(host, port, timeout=self._connect_timeout,
+                                            context=self._tls)
                 if self._https
-                else http.client.HTTPConnection(self._host, self._port,
-                                                timeout=self._connect_timeout)
+                else http.client.HTTPConnection(host, port, timeout=self._connect_timeout)
             )
+            if proxy is not None and self._https:
+                tunnel_headers = ({"Proxy-Authorization": proxy.authorization}
+                                  if proxy.authorization else None)
+                connection.set_tunnel(self._host, self._port, headers=tunnel_headers)
             self._local.connection = connection
             with self._lock:
                 self._open.add(connection)

@@ -76,7 +76,7 @@ def test_a_hurried_stop_does_not_wait_out_the_grace_period() -> None:
     process = start_process(Command(STUBBORN))
     time.sleep(0.2)
     started = time.monotonic()
-    threading.Timer(0.3, signal.raise_signal, (signal.SIGTERM,)).start()
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
     with interrupts_deferred():
         process.stop(grace=30.0)
     assert time.monotonic() - started < 3.0
@@ -84,7 +84,7 @@ def test_a_hurried_stop_does_not_wait_out_the_grace_period() -> None:
 
 
 def test_a_running_command_ends_at_once_when_hurried() -> None:
-    threading.Timer(0.5, signal.raise_signal, (signal.SIGTERM,)).start()
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
     started = time.monotonic()
     with interrupts_deferred():
         result = run_streaming(Command(STUBBORN), deadline=Deadline.after(60),
