@@ -221,7 +221,6 @@ class KwokCluster:
                 api.close()
         except BaseException:
             self.delete(info)
-            forget_state(info.name)
             raise
         return info
 
@@ -274,6 +273,7 @@ class KwokCluster:
             stop_process_group(pgid)
         workdir = info.workdir
         if workdir is None or not workdir.exists():
+            forget_state(info.name)
             return
         name = cluster_name(info.name)
         # Read the pids first: `kwokctl delete` removes the pid files, and it only signals the
@@ -295,6 +295,7 @@ class KwokCluster:
                 stop_process_group(pid)
         _wait_threads_gone(pids, deadline=Deadline.after(10))
         shutil.rmtree(workdir, ignore_errors=True)
+        forget_state(info.name)  # `create` saved it before the first component started
 
 
 def component_pids(workdir: Path, name: str) -> list[int]:

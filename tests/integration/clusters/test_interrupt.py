@@ -77,7 +77,7 @@ def test_signal_mid_run_exits_3_reports_interrupted_and_leaves_nothing(
         state = saved_state(drill_env, drill)
         workdir = Path(state["workdir"])
         pids = wait_until(lambda: (found := cluster_pids(workdir, drill)) and len(found) == 5
-                          and found, timeout=10, what="kwok pid files")
+                          and found, timeout=120, what="kwok pid files")
         port = apiserver_port(Path(state["kubeconfig"]))
 
         def flux_running() -> bool:
