@@ -27,6 +27,20 @@ class ClusterInfo:
     owned: bool = True  # False for an existing cluster: drdrill never deletes it
 
 
+@dataclass(frozen=True)
+class GitOpsPlacement:
+    """How GitOps controllers run on a cluster, and where a local repository is served so
+    that they reach it: the one place the bootstrap phase asks instead of branching on the
+    provider."""
+
+    # False: the test bed's controllers run as local processes against the apiserver (kwok,
+    # whose pods are simulated); True: the engine's install manifests run them as pods.
+    controllers_in_cluster: bool
+    # The address the local git server binds, and so the host of the URL the controllers
+    # clone: 127.0.0.1 for local processes, the host's address on the nodes' network for pods.
+    serve_host: str = "127.0.0.1"
+
+
 class RunningSimulation(Protocol):
     """What a provider simulates while a drill runs (kwok: the ML operators' status)."""
 
@@ -61,4 +75,9 @@ class ClusterProvider(Protocol):
     def start_simulation(self, *, info: ClusterInfo) -> RunningSimulation | None:
         """Start what stands in for controllers that cannot run on this cluster, for as long
         as the drill runs; None when nothing is simulated (a real cluster)."""
+        ...
+
+    def gitops_placement(self, *, info: ClusterInfo) -> GitOpsPlacement:
+        """How GitOps controllers run on this running cluster and where a local repository
+        is served for them."""
         ...

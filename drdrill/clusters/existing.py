@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drdrill.clusters.base import ClusterInfo, RunningSimulation
+from drdrill.clusters.base import ClusterInfo, GitOpsPlacement, RunningSimulation
 from drdrill.errors import BadInputError, InfrastructureError, PrerequisiteError
 from drdrill.kubeapi import kubeconfig_contexts, new_api_client
 from drdrill.timing import Deadline
@@ -93,6 +93,11 @@ class ExistingCluster:
             "refuse the cluster if Flux / Argo CD objects are already there"
             + (" (overridden by --allow-non-empty)" if self.allow_non_empty else ""),
         ]
+
+    def gitops_placement(self, *, info: ClusterInfo) -> GitOpsPlacement:
+        # the engine runs in the cluster; a local repository is served on 127.0.0.1 only, so
+        # an existing cluster needs spec.gitops.repository.url (or a port-forward of its own)
+        return GitOpsPlacement(controllers_in_cluster=True, serve_host="127.0.0.1")
 
     def create(self, *, deadline: Deadline) -> ClusterInfo:
         path = resolve_kubeconfig(

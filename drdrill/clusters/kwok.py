@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 import yaml
 
-from drdrill.clusters.base import ClusterInfo
+from drdrill.clusters.base import ClusterInfo, GitOpsPlacement
 from drdrill.clusters.nodes import create_nodes, wait_nodes_ready
 from drdrill.clusters.simulator import KwokSimulator
 from drdrill.clusters.state import forget_state, save_state
@@ -172,6 +172,10 @@ class KwokCluster:
             "simulated status for ML custom resources (KServe, Kubeflow, KubeRay, Argo) whose "
             "pods would fit on a node; the rest stall for lack of capacity",
         ]
+
+    def gitops_placement(self, *, info: ClusterInfo) -> GitOpsPlacement:
+        # pods are simulated: the test bed's controllers run as local processes
+        return GitOpsPlacement(controllers_in_cluster=False, serve_host="127.0.0.1")
 
     def start_simulation(self, *, info: ClusterInfo) -> KwokSimulator:
         """The simulated operator, watching the cluster until its `stop` is called."""

@@ -20,8 +20,8 @@ def provider_for(ctx: DrillContext, *, kind_of: Provider | None = None) -> Clust
     if chosen is Provider.KIND:
         config = ctx.scenario.resolve_path(spec.kind.config) if spec.kind.config else None
         return KindCluster(drill=ctx.scenario.name, pools=spec.node_pools,
-                           kubernetes_version=spec.kubernetes_version, image=spec.kind.node_image,
-                           config_file=config)
+                           kubernetes_version=spec.kubernetes_version, image=spec.kind.image,
+                           config_file=config, load_images=spec.kind.load_images)
     if spec.existing is None:
         raise BadInputError(
             "--provider existing needs spec.cluster.existing.context in the scenario: a drill "

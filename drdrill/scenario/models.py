@@ -142,10 +142,17 @@ class KwokSettings(Model):
 
 
 class KindSettings(Model):
-    node_image: StrictStr | None = Field(
-        default=None, description="kindest/node image; defaults from kubernetesVersion."
+    image: StrictStr | None = Field(
+        default=None,
+        description="Node image: kindest/node:<kubernetesVersion> by default; a mirrored or "
+        "self-built one (e.g. drdrill.local/kind-node:v1.35.4 from `make testbed`).",
     )
     config: StrictStr | None = Field(default=None, description="Path to a kind config file.")
+    load_images: tuple[StrictStr, ...] = Field(
+        default=(),
+        description="Images from the local Docker loaded into every node after creation "
+        "(air-gapped drills: the GitOps engine's and the workloads' images).",
+    )
 
 
 class ExistingSettings(Model):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import yaml
 
+import drdrill.clusters.kind as kind_module
+from drdrill.clusters.docker_engine import DockerEngine
 from drdrill.clusters.kind import (
     DEFAULT_NODE_VERSION,
     MAX_WORKERS_PER_POOL,
@@ -15,7 +19,9 @@ from drdrill.clusters.kind import (
     cluster_name,
     create_command,
     delete_command,
+    gpu_patches,
     kind_config,
+    load_command,
     node_image,
 )
 from drdrill.errors import PrerequisiteError
@@ -105,7 +111,89 @@ def test_create_without_kind_is_a_prerequisite_error_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(kind_module, "testbed_kind_files", dict)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.raises(PrerequisiteError, match="kind is not installed"):
         KindCluster(drill="d", pools=(GPU,)).create(deadline=Deadline.after(10))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cgroup_v1_hosts_get_fail_cgroup_v1_false_for_every_kubelet() -> None:
+    assert "kubeadmConfigPatches" not in kind_config((GPU,))
+    (patch,) = kind_config((GPU,), cgroup_v1=True)["kubeadmConfigPatches"]
+    assert yaml.safe_load(patch) == {"kind": "KubeletConfiguration", "failCgroupV1": False}
+
+
+def test_gpu_pools_get_their_gpus_as_extended_resources_on_their_nodes() -> None:
+    nodes = [
+        {"metadata": {"name": "cp", "labels": {}}},
+        {"metadata": {"name": "w1", "labels": {"drdrill.dev/pool": "gpu"}}},
+        {"metadata": {"name": "w2", "labels": {"drdrill.dev/pool": "cpu"}}},
+    ]
+    assert gpu_patches((GPU, CPU), nodes) == {
+        "w1": {"status": {"capacity": {"nvidia.com/gpu": "4"}}},
+    }
+
+
+def test_load_command_names_the_cluster_and_every_image() -> None:
+    command = load_command(drill="d", images=("a:1", "b:2"), kind="/opt/kind")
+    assert command.argv == ("/opt/kind", "load", "docker-image", "--name", "drdrill-d",
+                            "a:1", "b:2")
+
+
+def test_plan_says_what_is_capped_and_what_is_emulated() -> None:
+    lines = KindCluster(drill="d", pools=(GPU, CPU), load_images=("x:1",)).describe()
+    text = "\n".join(lines)
+    assert f"pool cpu: {MAX_WORKERS_PER_POOL} worker(s) (capped from 50" in text
+    assert "pool gpu: 2 worker(s), 4 nvidia.com/gpu each" in text and "emulated" in text
+    assert "load images: x:1" in text
+
+
+@dataclass(frozen=True)
+class FakeDocker(DockerEngine):
+    """Answers `docker` calls from a table: args prefix -> (exit code, stdout)."""
+
+    table: dict[tuple[str, ...], tuple[int, str]] = field(default_factory=dict)
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+
+    def run(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        self.calls.append(args)
+        for prefix, (code, out) in self.table.items():
+            if args[:len(prefix)] == prefix:
+                return subprocess.CompletedProcess(args, code, out, "")
+        return subprocess.CompletedProcess(args, 1, "", "no such object")
+
+
+def test_an_existing_cluster_of_the_same_name_is_refused_and_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docker = FakeDocker(host=None, table={("info",): (0, "1"),
+                                          ("image", "inspect"): (0, "sha256:x"),
+                                          ("ps",): (0, "abc123\n")})
+    monkeypatch.setattr(kind_module, "find_kind", lambda: "/opt/kind")
+    monkeypatch.setattr(kind_module, "find_docker", lambda: docker)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(PrerequisiteError, match=r"drdrill-d already exists.*never deletes"):
+        KindCluster(drill="d", pools=(GPU,)).create(deadline=Deadline.after(10))
+    assert not any(call[0] in ("rm", "network") for call in docker.calls)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_local_node_image_says_how_to_build_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    docker = FakeDocker(host=None, table={("info",): (0, "1")})
+    monkeypatch.setattr(kind_module, "find_kind", lambda: "/opt/kind")
+    monkeypatch.setattr(kind_module, "find_docker", lambda: docker)
+    with pytest.raises(PrerequisiteError, match=r"drdrill\.local/kind-node:v1\.35\.4 is not in "
+                       r"Docker.*make testbed"):
+        KindCluster(drill="d", pools=(), image="drdrill.local/kind-node:v1.35.4").create(
+            deadline=Deadline.after(10))
+
+
+def test_images_to_load_must_be_in_docker(monkeypatch: pytest.MonkeyPatch) -> None:
+    docker = FakeDocker(host=None,
+                        table={("image", "inspect", "--format", "{{.Id}}", "node"): (0, "x")})
+    monkeypatch.setattr(kind_module, "find_kind", lambda: "/opt/kind")
+    monkeypatch.setattr(kind_module, "find_docker", lambda: docker)
+    with pytest.raises(PrerequisiteError, match="loadImages: model:1 not in Docker"):
+        KindCluster(drill="d", pools=(), image="node", load_images=("model:1",)).create(
+            deadline=Deadline.after(10))
