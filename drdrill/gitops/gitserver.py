@@ -1,4 +1,5 @@
-"""Serve a local repository over smart HTTP on 127.0.0.1 for the length of a drill.
+"""Serve a local repository over smart HTTP for the length of a drill (on 127.0.0.1, or on
+the address the cluster's provider names: kind's pods reach the host on the nodes' network).
 
 Flux's git client speaks smart HTTP (not file://), so a local path in a scenario is served by
 dulwich from a thread of this process: it ends when the drill ends, nothing to leak.
@@ -112,7 +113,7 @@ def snapshot_folder(folder: Path) -> Path:
     return target
 
 
-def serve_repository(folder: Path) -> ServedRepository:
+def serve_repository(folder: Path, *, host: str = "127.0.0.1") -> ServedRepository:
     if not folder.is_dir():
         raise BadInputError(f"spec.gitops.repository.path: {folder} is not a folder")
     snapshot: Path | None = None
@@ -126,12 +127,12 @@ def serve_repository(folder: Path) -> ServedRepository:
     path = f"/{secrets.token_urlsafe(18)}/repo.git"
     backend = DictBackend({path: cast(Any, repo)})
     app = _read_only_app(backend)
-    server = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
+    server = make_server(host, 0, app, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="drdrill-git-http", daemon=True)
     thread.start()
     port = server.server_address[1]
     return ServedRepository(
-        url=f"http://127.0.0.1:{port}{path}",
+        url=f"http://{host}:{port}{path}",
         head_commit=repo.head().decode(),
         root=root,
         repo=repo,

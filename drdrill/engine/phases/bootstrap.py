@@ -15,10 +15,11 @@ from typing import Any
 import structlog
 import yaml
 
-from drdrill.clusters.base import ClusterInfo
+from drdrill.clusters.base import ClusterInfo, GitOpsPlacement
 from drdrill.clusters.state import add_process_group, save_state
 from drdrill.engine.context import DrillContext
 from drdrill.engine.phase import PhaseOutcome
+from drdrill.engine.providers import provider_for_info
 from drdrill.errors import BadInputError, PhaseFailure, PrerequisiteError
 from drdrill.gitops.argocd import wait_for_application
 from drdrill.gitops.bootstrap import (
@@ -151,8 +152,8 @@ def _bootstrap_root(ctx: DrillContext, gitops: GitOpsSpec) -> Path:
         BOOTSTRAP_ROOT)
 
 
-def _install_manifests(ctx: DrillContext, gitops: GitOpsSpec) -> str:
-    if ctx.provider is Provider.KWOK:
+def _install_manifests(ctx: DrillContext, gitops: GitOpsSpec, placement: GitOpsPlacement) -> str:
+    if not placement.controllers_in_cluster:
         if gitops.engine is Engine.FLUX:
             return str(flux_crds_manifest())
         folder = testbed_dir() / "crds" / "argocd"
@@ -169,13 +170,21 @@ def _install_manifests(ctx: DrillContext, gitops: GitOpsSpec) -> str:
     return str(ctx.scenario.resolve_path(gitops.install_manifests))
 
 
-def _serve(ctx: DrillContext, path: str) -> ServedRepository:
-    served = serve_repository(ctx.scenario.resolve_path(path))
+def _placement(ctx: DrillContext) -> GitOpsPlacement:
+    """The provider says how GitOps controllers run on its cluster and where a local
+    repository is served for them (kwok: local processes, 127.0.0.1; kind: pods, the host's
+    address on the nodes' network)."""
+    info: ClusterInfo = ctx.cluster
+    return provider_for_info(ctx, info).gitops_placement(info=info)
+
+
+def _serve(ctx: DrillContext, path: str, placement: GitOpsPlacement) -> ServedRepository:
+    served = serve_repository(ctx.scenario.resolve_path(path), host=placement.serve_host)
     ctx.cleanup.push(f"stop the local git server for {path}", served.stop)
     return served
 
 
-def _repository(ctx: DrillContext, gitops: GitOpsSpec) -> tuple[
+def _repository(ctx: DrillContext, gitops: GitOpsSpec, placement: GitOpsPlacement) -> tuple[
     str, str | None, ServedRepository | None
 ]:
     """The URL Flux / Argo CD will clone, the commit the drill expects (when knowable), and
@@ -183,7 +192,7 @@ def _repository(ctx: DrillContext, gitops: GitOpsSpec) -> tuple[
     ref = gitops.ref
     if gitops.repository.url is not None:
         return gitops.repository.url, ref.commit, None
-    served = _serve(ctx, gitops.repository.path or ".")
+    served = _serve(ctx, gitops.repository.path or ".", placement)
     if ref.commit:
         return served.url, ref.commit, served
     commit = served.resolve(branch=ref.branch, tag=ref.tag)
@@ -194,14 +203,15 @@ def _repository(ctx: DrillContext, gitops: GitOpsSpec) -> tuple[
 
 def _sync_manifest(
     ctx: DrillContext, gitops: GitOpsSpec, *, found: GitOpsLayout, main: DrillSource,
+    placement: GitOpsPlacement,
 ) -> tuple[Path, list[SourceRewrite], Path]:
     """Write the root objects for the bootstrap script; returns the file, the rewrites and
     the folder to remove afterwards."""
     team = []
     for repo in gitops.repositories:
         if repo.path is not None:
-            team.append(DrillSource(repo.name, _serve(ctx, repo.path).url, remotes=repo.remotes,
-                                    served=True))
+            team.append(DrillSource(repo.name, _serve(ctx, repo.path, placement).url,
+                                    remotes=repo.remotes, served=True))
         else:
             team.append(DrillSource(repo.name, str(repo.url), remotes=repo.remotes))
     rewrites, unmapped = plan_rewrites(found.layout.sources, [main, *team],
@@ -304,7 +314,8 @@ class BootstrapPhase:
         script = find_script(engine=gitops.engine.value, version=gitops.version,
                              root=_bootstrap_root(ctx, gitops))
         info: ClusterInfo = ctx.cluster
-        url, expected_commit, served = _repository(ctx, gitops)
+        placement = _placement(ctx)
+        url, expected_commit, served = _repository(ctx, gitops, placement)
         files = None
         if served is not None and expected_commit is not None:
             try:
@@ -328,16 +339,17 @@ class BootstrapPhase:
             main = DrillSource(MAIN_REPOSITORY, url, remotes=gitops.repository.remotes,
                                secret_name=f"{name}-git-auth" if credentials else None,
                                served=served is not None)
-            manifest, rewrites, folder = _sync_manifest(ctx, gitops, found=found, main=main)
+            manifest, rewrites, folder = _sync_manifest(ctx, gitops, found=found, main=main,
+                                                        placement=placement)
             ctx.cleanup.push("remove the sync manifest", lambda: shutil.rmtree(folder, True))
             extra = {"DRDRILL_SYNC_MANIFEST": str(manifest),
                      "DRDRILL_SUBSTITUTE_FROM": _substitute_from(ctx, gitops)}
-            if ctx.provider is not Provider.KWOK and gitops.install_manifests is None:
+            if placement.controllers_in_cluster and gitops.install_manifests is None:
                 install = _components(found, files, folder)
         inputs = BootstrapInputs(
             kubeconfig=info.kubeconfig, context=info.context, repo_url=url, ref_kind=ref_kind,
             ref=ref_value, path=gitops.path, interval=gitops.interval,
-            install_manifests=install or _install_manifests(ctx, gitops), name=name,
+            install_manifests=install or _install_manifests(ctx, gitops, placement), name=name,
             namespace=namespace,
             secret_files={k: ctx.scenario.resolve_path(v) for k, v in gitops.secret_files.items()},
             tools_path=tools if tools.is_dir() else None,
@@ -355,7 +367,7 @@ class BootstrapPhase:
             ctx.bootstrap = failed.record.model_copy(update=details)
             raise
         flux: LocalFlux | None = None
-        if ctx.provider is Provider.KWOK and gitops.engine is Engine.FLUX:
+        if not placement.controllers_in_cluster and gitops.engine is Engine.FLUX:
             flux = start_local_flux(kubeconfig=info.kubeconfig, deadline=deadline)
             if ctx.options.keep_cluster:
                 _remember_processes(ctx, flux.process_groups)
