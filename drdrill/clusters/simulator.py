@@ -327,7 +327,7 @@ class KwokSimulator:
         tracked = self._tracked.get(key)
         if tracked is None:
             tracked = self._tracked[key] = _Tracked(served=served, obj=obj)
-        tracked.obj = obj
+        tracked.served, tracked.obj = served, obj
         metadata = obj.get("metadata") or {}
         if metadata.get("deletionTimestamp"):
             tracked.pending = None
