@@ -73,7 +73,8 @@ def main() -> None:
             app()
     except DrdrillError as err:
         _traceback_if_verbose()
-        print(f"drdrill error: {redact_text(str(err))}", file=sys.stderr)
+        one_line = " ".join(str(err).split())  # an error is one line, whatever it quotes
+        print(f"drdrill error: {redact_text(one_line)}", file=sys.stderr)
         sys.exit(int(exit_code_for(err)))
     except (DrillInterrupted, KeyboardInterrupt) as stop:
         print(f"drdrill error: {stop or 'interrupted'}", file=sys.stderr)

@@ -5,6 +5,7 @@ Every failure becomes a `BadInputError` whose one-line message names the file an
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,14 @@ class _StrictLoader(yaml.SafeLoader):
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            try:
+                hash(key)
+            except TypeError:
+                mark = key_node.start_mark
+                raise BadInputError(
+                    f"a mapping key must be a plain value, not a list or mapping, at line "
+                    f"{mark.line + 1}, column {mark.column + 1}"
+                ) from None
             if key in seen:
                 mark = key_node.start_mark
                 raise BadInputError(
@@ -69,6 +78,18 @@ def parse_yaml(text: str) -> Any:
         loader.dispose()
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
+
+
+def _shown_key(key: str) -> str:
+    """A field name as the message shows it: plain names as they are, anything else (spaces,
+    newlines, control or bidi characters, a 5,000-character key) quoted, escaped and cut."""
+    if _PLAIN_KEY.match(key):
+        return key
+    shown = ascii(key[:60])
+    return shown + ("..." if len(key) > 60 else "")
+
+
 def _field_path(location: tuple[int | str, ...]) -> str:
     parts: list[str] = []
     for item in location:
@@ -77,7 +98,7 @@ def _field_path(location: tuple[int | str, ...]) -> str:
         elif item in {"VerifyAll", "VerifySample", "full", "sample"}:
             continue  # pydantic's union-branch names are not fields of the file
         else:
-            parts.append(("." if parts else "") + str(item))
+            parts.append(("." if parts else "") + _shown_key(str(item)))
     return "".join(parts) or "(top level)"
 
 
@@ -86,6 +107,7 @@ def describe_validation_error(error: ValidationError) -> str:
     more = error.error_count() - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     message = str(first["msg"]).removeprefix("Value error, ")
+    message = " ".join(ascii(message)[1:-1].split()) if not message.isprintable() else message
     return f"{_field_path(tuple(first['loc']))}: {message}{suffix}"
 
 
@@ -122,6 +144,9 @@ def load_scenario(path: Path) -> Scenario:
         data = parse_yaml(text)
     except BadInputError as err:
         raise BadInputError(f"{where}: {err}") from err
+    except RecursionError as err:
+        raise BadInputError(f"{where}: the YAML is nested too deeply; a scenario is a few "
+                            "levels deep") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
