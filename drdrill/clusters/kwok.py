@@ -46,13 +46,13 @@ SIMULATOR_CONNECTIONS = 24
 
 def simulation_description(settings: KwokSettings) -> str:
     """One sentence for the report: what on kwok was not real."""
-    delay = settings.readiness_delay + (
-        f" (plus up to {settings.readiness_jitter})" if settings.readiness_jitter else "")
+    jitter = f" (plus up to {settings.readiness_jitter} of jitter)" if (
+        settings.readiness_jitter) else ""
     return (
-        "kwok simulated the nodes and every pod's lifecycle (a scheduled pod turned Ready "
-        f"{delay} after it started, whatever its image, probes or configuration), and "
-        "drdrill's simulated operator wrote the status of the ML custom resources listed, "
-        "checking only that their pods would fit on a node."
+        "kwok simulated the nodes and every pod's lifecycle: a scheduled pod turned Ready "
+        f"{settings.readiness_delay} after it started{jitter}, whatever its image, probes or "
+        "configuration; drdrill's simulated operator wrote the status of the ML custom "
+        "resources listed, checking only that their pods would fit on a node."
     )
 
 

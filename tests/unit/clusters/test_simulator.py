@@ -118,6 +118,6 @@ def test_real_clusters_simulate_nothing(tmp_path: Any) -> None:
 
 def test_the_description_says_what_kwok_simulates() -> None:
     text = simulation_description(KwokSettings(readiness_delay="2s", readiness_jitter="3s"))
-    assert "2s (plus up to 3s)" in text
+    assert "Ready 2s after it started (plus up to 3s of jitter)" in text
     assert "pod" in text and "custom resources" in text
     assert text.count(".") == 1 and text.endswith(".")
