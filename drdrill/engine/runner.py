@@ -14,7 +14,7 @@ from drdrill import __version__
 from drdrill.engine.context import DrillContext
 from drdrill.engine.phase import Phase, PhaseOutcome
 from drdrill.engine.secrets import register_drill_secrets
-from drdrill.engine.signals import interrupts_deferred, interrupts_raise
+from drdrill.engine.signals import interrupts_deferred, interrupts_raise, signals_received
 from drdrill.engine.verdict import decide_verdict, measure_rpo, measure_rto
 from drdrill.errors import DrdrillError, DrillInterrupted, PhaseFailure
 from drdrill.logs import describe_exception
@@ -211,6 +211,9 @@ def run_drill(
     finally:
         with interrupts_deferred():
             results.append(_teardown(ctx))
+            # A signal during teardown was obeyed by hurrying it: the drill still counts as
+            # interrupted (exit 3), as CI cancelled it.
+            interrupted = interrupted or bool(signals_received())
             report = build_report(ctx, results, interrupted=interrupted)
             paths = write_reports(report, report_dir=report_dir)
     log.info("drill finished", verdict=report.verdict.value, report=str(paths.directory))
