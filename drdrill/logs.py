@@ -232,7 +232,7 @@ def _route_standard_logging(shared: list[Any], renderer: Any, *, level: int) -> 
     for old in [h for h in root.handlers if h.get_name() == "drdrill"]:
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level)
-    # Chatty libraries stay at INFO even with -v: their DEBUG lines carry request headers.
-    for noisy in ("urllib3", "botocore", "boto3", "s3transfer", "kubernetes"):
-        logging.getLogger(noisy).setLevel(max(level, logging.INFO))
+    # Libraries say only what goes wrong (their DEBUG lines carry request headers); drdrill's
+    # own modules that use `logging` follow -v.
+    root.setLevel(logging.WARNING)
+    logging.getLogger("drdrill").setLevel(level)
