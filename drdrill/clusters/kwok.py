@@ -117,8 +117,9 @@ def kwokctl_configuration(*, ports: KwokPorts, binaries: dict[str, str]) -> dict
         "kubeVersion": pinned_versions().get("KUBERNETES_VERSION", ""),
         "etcdVersion": pinned_versions().get("ETCD_VERSION", ""),
         "disableQPSLimits": True,
-        # Stages as objects in the cluster, not in kwok's config: a stage for a custom resource
-        # whose CRD does not exist yet (Git installs it later) would stop kwok at start-up.
+        # Stages as objects in the cluster (drdrill applies its node and pod stages after
+        # start), not kwokctl's defaults. Custom resources get no stages: kwok would start
+        # their controllers only for CRDs that exist at that moment (see simulator.py).
         "enableCRDs": ["Stage"],
     }
     return {
