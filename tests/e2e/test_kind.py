@@ -1,19 +1,12 @@
-"""Opt-in end to end: a real kind cluster made by drdrill's kind provider, as CI would run it.
+"""End to end: a real kind cluster made by drdrill's kind provider on drdrill's own node image.
 
-Needs a container engine and the `kind` binary, so it is not part of `make test` (pyproject's
-addopts deselect the `kind` marker). Run it with:
-
-    .venv/bin/python -m pytest -m kind tests/e2e
-
-pytest-kind-ng's `KindCluster` is the independent client here: it is pointed at the kind and
-kubectl binaries already installed (no downloads) and at the kubeconfig drdrill wrote.
+pytest-kind-ng's `KindCluster` is the independent client here: it is pointed at the test
+bed's kind and kubectl binaries (no downloads) and at the kubeconfig drdrill wrote.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,46 +14,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from pytest_kind import KindCluster  # type: ignore[import-untyped]
 
-pytestmark = pytest.mark.kind
-
-KUBERNETES_VERSION = os.environ.get("DRDRILL_KIND_KUBERNETES_VERSION", "1.35")
+from tests.e2e.conftest import KindTestbed
 
 
-def container_engine_problem() -> str | None:
-    """Why this machine cannot run kind, or None when it can."""
-    engine = os.environ.get("KIND_EXPERIMENTAL_PROVIDER", "docker")
-    if shutil.which("kind") is None:
-        return "no `kind` binary on PATH (https://kind.sigs.k8s.io)"
-    if shutil.which(engine) is None:
-        return f"no container engine: `{engine}` is not installed"
-    try:
-        info = subprocess.run([engine, "info"], capture_output=True, text=True, timeout=30,
-                              check=False)
-    except subprocess.TimeoutExpired:
-        return f"no container engine: `{engine} info` did not answer in 30s"
-    if info.returncode != 0:
-        why = (info.stderr.strip().splitlines() or ["no output"])[-1]
-        return f"no container engine: `{engine} info` failed ({why})"
-    return None
-
-
-def kubectl_binary() -> Path | None:
-    found = shutil.which("kubectl")
-    if found:
-        return Path(found)
-    from drdrill.testbed import testbed_dir
-
-    bundled = testbed_dir() / "bin" / "kubectl"
-    return bundled if bundled.is_file() else None
-
-
-def drdrill(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def drdrill(*args: str, env: dict[str, str], cwd: Path,
+            timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "drdrill", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=900, check=False)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def ready(node: dict[str, Any]) -> bool:
@@ -68,18 +31,25 @@ def ready(node: dict[str, Any]) -> bool:
                for c in node["status"].get("conditions", []))
 
 
-@pytest.fixture
-def kind_available() -> None:
-    problem = container_engine_problem()
-    if problem is not None:
-        pytest.skip(f"kind end-to-end test needs a container engine and kind: {problem}")
-    if kubectl_binary() is None:
-        pytest.skip("kind end-to-end test needs kubectl (on PATH or from `make testbed`)")
+def docker_leftovers(testbed: KindTestbed, name: str) -> list[str]:
+    """Containers, networks and volumes of cluster `name` still in Docker."""
+    env = {"DOCKER_HOST": testbed.docker_host} if testbed.docker_host else {}
+    import os
+
+    env = {**os.environ, **env}
+    found = []
+    for what, args in (("container", ["ps", "-aq", "--filter",
+                                      f"label=io.x-k8s.kind.cluster={name}"]),
+                       ("network", ["network", "ls", "-q", "--filter", f"name=^{name}$"]),
+                       ("volume", ["volume", "ls", "-q", "--filter", "dangling=true"])):
+        out = subprocess.run(["docker", *args], capture_output=True, text=True, env=env,
+                             check=True).stdout.split()
+        found += [f"{what} {item}" for item in out]
+    return found
 
 
-@pytest.mark.usefixtures("kind_available")
-def test_kind_cluster_up_nodes_ready_then_down(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_kind_cluster_up_nodes_ready_gpus_advertised_then_down(
+    tmp_path: Path, monkeypatch: Any, kind_testbed: KindTestbed
 ) -> None:
     monkeypatch.chdir(tmp_path)  # KindCluster keeps its files under ./.pytest-kind
     drill = f"e2e-kind-{uuid.uuid4().hex[:6]}"
@@ -90,9 +60,10 @@ def test_kind_cluster_up_nodes_ready_then_down(
         "spec": {
             "cluster": {
                 "provider": "kind",
-                "kubernetesVersion": KUBERNETES_VERSION,
+                "kubernetesVersion": "1.35",
+                "kind": {"image": kind_testbed.node_image},
                 "nodePools": [
-                    {"name": "gpu", "count": 1, "gpus": 1, "labels": {"accelerator": "test"},
+                    {"name": "gpu", "count": 1, "gpus": 2, "labels": {"accelerator": "test"},
                      "taints": [{"key": "nvidia.com/gpu", "value": "present",
                                  "effect": "NoSchedule"}]},
                     {"name": "cpu", "count": 1},
@@ -101,41 +72,35 @@ def test_kind_cluster_up_nodes_ready_then_down(
             "sla": {"rto": "30m", "phases": {"cluster": "10m"}},
         },
     }))
-    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"}
-    kind = Path(str(shutil.which("kind")))
+    env = kind_testbed.env(tmp_path)
     try:
+        started = time.monotonic()
         up = drdrill("cluster", "up", str(scenario), env=env, cwd=tmp_path)
         assert up.returncode == 0, up.stderr
+        print(f"kind 1+2 workers: cluster up (every node Ready) in "
+              f"{time.monotonic() - started:.1f} s")
         kubeconfig = Path(up.stdout.strip().splitlines()[-1])
-        cluster = KindCluster(name, kubeconfig=kubeconfig, kind_path=kind,
-                              kubectl_path=kubectl_binary())
+        cluster = KindCluster(name, kubeconfig=kubeconfig, kind_path=kind_testbed.kind,
+                              kubectl_path=kind_testbed.kubectl)
 
-        def nodes() -> list[dict[str, Any]]:
-            return list(json.loads(cluster.kubectl("get", "nodes", "-o", "json"))["items"])
-
-        ends = time.monotonic() + 300
-        while not (all(ready(n) for n in nodes()) and len(nodes()) == 3):
-            assert time.monotonic() < ends, "kind nodes not all Ready in 300s"
-            time.sleep(2)
-        listed = nodes()
+        listed = json.loads(cluster.kubectl("get", "nodes", "-o", "json"))["items"]
+        assert len(listed) == 3 and all(ready(n) for n in listed)
         pools = sorted(n["metadata"]["labels"].get("drdrill.dev/pool", "-") for n in listed)
         assert pools == ["-", "cpu", "gpu"]  # the control plane has no pool
         (gpu,) = [n for n in listed if n["metadata"]["labels"].get("drdrill.dev/pool") == "gpu"]
         assert gpu["metadata"]["labels"]["accelerator"] == "test"
         assert {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"} in (
             gpu["spec"].get("taints", []))
-        assert all(n["status"]["nodeInfo"]["kubeletVersion"].startswith(f"v{KUBERNETES_VERSION}")
-                   for n in listed)
+        assert gpu["status"]["capacity"]["nvidia.com/gpu"] == "2"
+        assert all(n["status"]["nodeInfo"]["kubeletVersion"] == "v1.35.4" for n in listed)
 
         status = drdrill("cluster", "status", str(scenario), env=env, cwd=tmp_path)
-        assert "kind cluster up" in status.stdout
-        assert "3/3 nodes Ready" in status.stdout
+        assert "3/3 nodes Ready" in status.stdout, status.stdout + status.stderr
 
         down = drdrill("cluster", "down", str(scenario), env=env, cwd=tmp_path)
         assert down.returncode == 0, down.stderr
-        clusters = subprocess.run([str(kind), "get", "clusters"], capture_output=True,
-                                  text=True, check=True).stdout.split()
-        assert name not in clusters
+        assert docker_leftovers(kind_testbed, name) == []
+        assert not (tmp_path / "home" / ".kube" / "config").exists()
     finally:
-        subprocess.run([str(kind), "delete", "cluster", "--name", name], capture_output=True,
-                       check=False, timeout=300)
+        subprocess.run([str(kind_testbed.kind), "delete", "cluster", "--name", name],
+                       capture_output=True, check=False, timeout=300, env=env)

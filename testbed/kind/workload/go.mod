@@ -1,0 +1,3 @@
+module drdrill.testbed/workload
+
+go 1.26

@@ -1,0 +1,262 @@
+"""End to end on kind: whole drills whose pods really run, with Flux installed from the test
+bed's install manifest (its controllers' images loaded through `loadImages`), real readiness
+probes, and failures only a real cluster shows. After every drill (pass, fail, SIGINT) no
+container, network or volume of it is left in Docker and ~/.kube/config was never written.
+
+pytest-kind-ng's `KindCluster` is the independent client that looks at the pods while a drill
+runs (kubeconfig from `kind get kubeconfig`, which writes no file of kind's own).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pytest_kind import KindCluster  # type: ignore[import-untyped]
+
+from tests.e2e.conftest import REPO, KindTestbed
+from tests.e2e.test_kind import docker_leftovers
+
+PLATFORMS = Path(__file__).parent / "platforms"
+WORKLOAD_IMAGES = ("drdrill.local/model-server:1.0", "drdrill.local/never-ready:1.0",
+                   "drdrill.local/crasher:1.0", "drdrill.local/batch-job:1.0")
+# the demo's (fictional) images -> the test bed's workload images
+DEMO_IMAGES = {"llm-server": "drdrill.local/model-server:1.0",
+               "feature-store": "drdrill.local/model-server:1.0",
+               "jupyter-scipy": "drdrill.local/model-server:1.0",
+               "batch-inference": "drdrill.local/batch-job:1.0",
+               "trainer": "drdrill.local/batch-job:1.0"}
+
+
+def flux_images(testbed: KindTestbed) -> list[str]:
+    text = testbed.flux_install.read_text()
+    return sorted({line.split("image:", 1)[1].strip() for line in text.splitlines()
+                   if line.strip().startswith("image:")})
+
+
+def localize_demo(source: Path, target: Path) -> None:
+    """The demo platform with the test bed's images, cpu/memory requests dropped (kind nodes
+    are this 2-core machine; GPU requests stay) and a real readiness probe on the model
+    server."""
+    shutil.copytree(source, target)
+    for path in target.rglob("*.yaml"):
+        docs = list(yaml.safe_load_all(path.read_text()))
+        for doc in docs:
+            if not isinstance(doc, dict):
+                continue
+            spec = doc.get("spec") or {}
+            template = (spec.get("jobTemplate", {}).get("spec", spec).get("template")
+                        if isinstance(spec, dict) else None)
+            for container in ((template or {}).get("spec") or {}).get("containers", []):
+                name = container["image"].rsplit("/", 1)[1].split(":")[0]
+                container["image"] = DEMO_IMAGES[name]
+                container["imagePullPolicy"] = "Never"
+                requests = (container.get("resources") or {}).get("requests") or {}
+                for key in ("cpu", "memory"):
+                    requests.pop(key, None)
+                if name == "llm-server":
+                    container["env"] = [*container.get("env", []),
+                                        {"name": "READY_AFTER", "value": "5s"}]
+                    container["readinessProbe"] = {
+                        "httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 2}
+        path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+
+
+GPU_POOL = {"name": "gpu", "count": 1, "gpus": 4, "labels": {"accelerator": "nvidia-h100"},
+            "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]}
+CPU_POOL = {"name": "cpu", "count": 1}
+
+
+def scenario(tmp_path: Path, testbed: KindTestbed, *, drill: str, platform: Path, path: str,
+             workloads: dict[str, Any], budgets: dict[str, str],
+             pools: tuple[dict[str, Any], ...] = (CPU_POOL,)) -> Path:
+    file = tmp_path / f"{drill}.yaml"
+    file.write_text(yaml.safe_dump({
+        "apiVersion": "drdrill/v1alpha1", "kind": "Drill", "metadata": {"name": drill},
+        "spec": {
+            "cluster": {
+                "provider": "kind",
+                "kubernetesVersion": "1.35",
+                "kind": {"image": testbed.node_image,
+                         "loadImages": [*flux_images(testbed), *WORKLOAD_IMAGES]},
+                "nodePools": list(pools),
+            },
+            "gitops": {"engine": "flux", "version": "v2.7",
+                       "repository": {"path": str(platform)}, "ref": {"branch": "main"},
+                       "path": path, "installManifests": str(testbed.flux_install)},
+            "workloads": workloads,
+            "sla": {"rto": "15m", "phases": budgets},
+        },
+    }))
+    return file
+
+
+class DrillWatch:
+    """Runs `drdrill run` and, while it runs, looks at the cluster with pytest-kind."""
+
+    def __init__(self, testbed: KindTestbed, tmp_path: Path, drill: str, file: Path) -> None:
+        self.testbed, self.tmp_path, self.drill = testbed, tmp_path, drill
+        self.name = f"drdrill-{drill}"
+        self.env = testbed.env(tmp_path)
+        self.volumes_before = self.volumes()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "drdrill", "run", str(file), "--report-dir",
+             str(tmp_path / "reports")], cwd=tmp_path, env=self.env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.started = time.monotonic()
+
+    def volumes(self) -> set[str]:
+        env = {**os.environ, **({"DOCKER_HOST": self.testbed.docker_host}
+                                if self.testbed.docker_host else {})}
+        return set(subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True,
+                                  text=True, env=env, check=True).stdout.split())
+
+    def cluster(self) -> KindCluster | None:
+        """A client for the drill's cluster once its API answers, else None."""
+        got = subprocess.run([str(self.testbed.kind), "get", "kubeconfig", "--name", self.name],
+                             capture_output=True, text=True, env=self.env, check=False)
+        if got.returncode != 0:
+            return None
+        kubeconfig = self.tmp_path / "watch-kubeconfig"
+        kubeconfig.write_text(got.stdout)
+        return KindCluster(self.name, kubeconfig=kubeconfig, kind_path=self.testbed.kind,
+                           kubectl_path=self.testbed.kubectl)
+
+    def pods(self, namespace: str) -> list[dict[str, Any]]:
+        cluster = self.cluster()
+        if cluster is None:
+            return []
+        try:
+            out = cluster.kubectl("get", "pods", "-n", namespace, "-o", "json")
+        except Exception:  # the API is not up yet, or already gone
+            return []
+        return list(json.loads(out)["items"])
+
+    def wait(self, timeout: float = 900) -> tuple[int, str, str]:
+        out, err = self.process.communicate(timeout=timeout)
+        return self.process.returncode, out, err
+
+    def report(self) -> dict[str, Any]:
+        reports = sorted((self.tmp_path / "reports" / self.drill).glob("2*/report.json"))
+        assert reports, "no report.json written"
+        return dict(json.loads(reports[-1].read_text()))
+
+    def assert_nothing_left(self) -> None:
+        assert docker_leftovers_of(self) == []
+        assert not (self.tmp_path / "home" / ".kube" / "config").exists()
+
+
+def docker_leftovers_of(watch: DrillWatch) -> list[str]:
+    left = [item for item in docker_leftovers(watch.testbed, watch.name)
+            if not item.startswith("volume")]
+    left += [f"volume {v}" for v in watch.volumes() - watch.volumes_before]
+    return left
+
+
+def running(pod: dict[str, Any]) -> bool:
+    return pod.get("status", {}).get("phase") == "Running" and all(
+        c.get("ready") for c in pod["status"].get("containerStatuses", []))
+
+
+def test_demo_platform_drill_passes_on_kind_with_real_pods(
+    tmp_path: Path, kind_testbed: KindTestbed
+) -> None:
+    platform = tmp_path / "platform"
+    localize_demo(REPO / "scenarios" / "demo" / "platform", platform)
+    drill = f"e2e-demo-{uuid.uuid4().hex[:6]}"
+    file = scenario(tmp_path, kind_testbed, drill=drill, platform=platform,
+                    path="./clusters/demo",
+                    workloads={"exclude": [{"kind": "InferenceService"}, {"kind": "Notebook"}]},
+                    budgets={"cluster": "4m", "bootstrap": "4m", "workloads": "4m"},
+                    pools=(GPU_POOL, CPU_POOL))
+    watch = DrillWatch(kind_testbed, tmp_path, drill, file)
+    seen: dict[str, list[dict[str, Any]]] = {}
+    try:
+        while watch.process.poll() is None:
+            for namespace in ("flux-system", "ml-serving"):
+                pods = watch.pods(namespace)
+                if pods and all(running(p) for p in pods):
+                    seen[namespace] = pods
+            time.sleep(3)
+        code, _, err = watch.wait()
+        elapsed = time.monotonic() - watch.started
+        print(f"demo drill on kind end to end: {elapsed:.1f} s")
+        assert code == 0, err[-3000:]
+        report = watch.report()
+        assert report["verdict"] == "pass"
+        print({p["name"]: round(p.get("durationSeconds") or 0, 1) for p in report["phases"]})
+        flux = {c["image"] for p in seen.get("flux-system", [])
+                for c in p["spec"]["containers"]}
+        assert flux == set(flux_images(kind_testbed)), "Flux did not run as real pods"
+        servers = seen.get("ml-serving", [])
+        assert len(servers) == 2, "the model server's pods were never all Ready"
+        # the GPU pool's node (the first worker), which advertises nvidia.com/gpu
+        assert all(p["spec"]["nodeName"] == f"{watch.name}-worker" for p in servers)
+        healthy = {(w["kind"], w["name"]): w for w in report["workloads"]}
+        assert healthy[("Deployment", "llm-server")]["healthy"]
+        assert healthy[("StatefulSet", "feature-store")]["healthy"]
+        assert healthy[("Job", "train-classifier")]["healthy"]
+    finally:
+        if watch.process.poll() is None:
+            watch.process.kill()
+    watch.assert_nothing_left()
+
+
+def test_failures_only_a_real_cluster_shows_are_named_and_the_drill_fails(
+    tmp_path: Path, kind_testbed: KindTestbed
+) -> None:
+    drill = f"e2e-fail-{uuid.uuid4().hex[:6]}"
+    file = scenario(tmp_path, kind_testbed, drill=drill, platform=PLATFORMS / "failing",
+                    path="./", budgets={"cluster": "4m", "bootstrap": "4m", "workloads": "150s"},
+                    workloads={"imagePullAttempts": 1, "crashLoopRestarts": 1,
+                               "configErrorGrace": "5s"})
+    watch = DrillWatch(kind_testbed, tmp_path, drill, file)
+    code, _, err = watch.wait()
+    print(f"failing drill on kind end to end: {time.monotonic() - watch.started:.1f} s")
+    assert code == 1, err[-3000:]
+    report = watch.report()
+    assert report["verdict"] == "fail"
+    by_name = {w["name"]: w for w in report["workloads"] if w["kind"] == "Deployment"}
+    for name in ("pull-fails", "crashes", "never-ready", "needs-secret"):
+        assert not by_name[name]["healthy"], by_name[name]
+    reasons = {name: by_name[name]["reason"] for name in by_name}
+    print(reasons)
+    assert "ImagePullBackOff" in reasons["pull-fails"] or "ErrImagePull" in reasons["pull-fails"]
+    assert "CrashLoopBackOff" in reasons["crashes"]
+    assert "CreateContainerConfigError" in reasons["needs-secret"]
+    assert "model-registry-credentials" in reasons["needs-secret"]
+    assert "ready" in reasons["never-ready"].lower()
+    watch.assert_nothing_left()
+
+
+def test_sigint_mid_drill_tears_the_kind_cluster_down(
+    tmp_path: Path, kind_testbed: KindTestbed
+) -> None:
+    drill = f"e2e-int-{uuid.uuid4().hex[:6]}"
+    file = scenario(tmp_path, kind_testbed, drill=drill, platform=PLATFORMS / "failing",
+                    path="./", budgets={"cluster": "4m", "bootstrap": "4m", "workloads": "4m"},
+                    workloads={})
+    watch = DrillWatch(kind_testbed, tmp_path, drill, file)
+    try:
+        ends = time.monotonic() + 300
+        while not watch.pods("kube-system"):
+            assert watch.process.poll() is None, watch.wait()[2][-3000:]
+            assert time.monotonic() < ends, "the drill's cluster never answered"
+            time.sleep(2)
+        watch.process.send_signal(signal.SIGINT)
+        code, _, err = watch.wait(timeout=300)
+        assert code == 3, err[-3000:]
+        assert watch.report()["verdict"] == "interrupted"
+    finally:
+        if watch.process.poll() is None:
+            watch.process.kill()
+    watch.assert_nothing_left()
