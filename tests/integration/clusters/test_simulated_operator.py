@@ -30,6 +30,7 @@ from drdrill.scenario.models import KwokSettings
 from drdrill.timing import Deadline
 from tests.integration.clusters import ml_crds
 from tests.integration.conftest import TEST_POOLS
+from tests.integration.health.conftest import LocalApiServer, _running
 from tests.unit.clusters.ml_objects import ALL_KINDS, sample
 
 DEADLINE = 60.0
@@ -231,5 +232,46 @@ def test_a_spec_changed_after_ready_is_judged_again(
         assert "6 nvidia.com/gpu" in second.reason
         assert [r.outcome for r in simulator.snapshot().custom_resources
                 if r.namespace == fresh_namespace] == ["insufficient-capacity"]
+    finally:
+        simulator.stop()
+
+
+@pytest.fixture
+def restartable_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalApiServer]:
+    """A bare etcd + kube-apiserver of the test bed, ours to kill and start again."""
+    yield from _running(tmp_path_factory)
+
+
+def test_the_simulator_resumes_after_the_apiserver_restarts(
+    restartable_apiserver: LocalApiServer,
+) -> None:
+    api = restartable_apiserver.client()
+    crds = ml_crds.ml_crds()
+    simulator = KwokSimulator(api_client=api, pools=TEST_POOLS, readiness_delay=0.2)
+    simulator.start()
+    try:
+        namespace = "resume"
+        client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
+        ml_crds.install(api, [crds["InferenceService"]])
+        before = create(api, crds["InferenceService"], namespace, "before",
+                        sample("InferenceService"))
+        [first] = wait_until_healthy(api_client=api, targets=[before.ref],
+                                     deadline=Deadline.after(DEADLINE),
+                                     clock_origin=time.monotonic())
+        assert first.healthy, first
+        restartable_apiserver.kill_apiserver()
+        time.sleep(1.0)
+        restartable_apiserver.start_apiserver()
+        # Both watches must come back: the CRDs' (a CRD created now) and the kind's.
+        ml_crds.install(api, [crds["Notebook"]])
+        after = [create(api, crds["InferenceService"], namespace, "after",
+                        sample("InferenceService")),
+                 create(api, crds["Notebook"], namespace, "lab", sample("Notebook"))]
+        outcomes = wait_until_healthy(api_client=api, targets=[m.ref for m in after],
+                                      deadline=Deadline.after(DEADLINE),
+                                      clock_origin=time.monotonic())
+        assert all(o.healthy for o in outcomes), outcomes
+        assert {r.name for r in simulator.snapshot().custom_resources} == {
+            "before", "after", "lab"}
     finally:
         simulator.stop()
