@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+from types import FrameType
 from typing import Annotated
 
 import structlog
@@ -58,6 +61,14 @@ def _traceback_if_verbose() -> None:
         structlog.get_logger("drdrill").error("traceback", exc_info=True)
 
 
+def _exit_interrupted(_signum: int, _frame: FrameType | None) -> None:
+    """Outside the handled block (start-up, the last moments of exit): leave at once, exit 3."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(int(ExitCode.NOT_CARRIED_OUT))
+
+
 def main() -> None:
     """Run the CLI; turn drdrill's errors into one line on stderr and the right exit code.
 
@@ -68,6 +79,10 @@ def main() -> None:
     """
     configure_logging()
     register_environment_secrets(os.environ)
+    # What the handled block restores when it ends: a second signal that arrives while the
+    # process exits (after the report is written) still ends it with 3, never with -15.
+    for handled in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(handled, _exit_interrupted)
     try:
         with interrupts_raise():
             app()
