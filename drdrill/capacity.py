@@ -97,13 +97,18 @@ def node_allocatable(pool: NodePool) -> dict[str, Decimal]:
 
 @dataclass(frozen=True)
 class Shortfall:
-    """The first resource a pod asks more of than a node offers."""
+    """The first resource a pod asks more of than the largest node offers; or, when each
+    resource fits somewhere but no single node has all of them, the whole ask (`combined`)."""
 
     resource: str
     requested: Decimal
     offered: Decimal
+    combined: str = ""
 
     def describe(self) -> str:
+        if self.combined:
+            return (f"asks for {self.combined} per pod; no single node of any pool offers all "
+                    "of it")
         return (f"asks for {format_amount(self.resource, self.requested)} {self.resource} per "
                 f"pod; the largest node offers {format_amount(self.resource, self.offered)}")
 
@@ -131,9 +136,8 @@ def shortfall(requests: Mapping[str, Decimal], pools: Sequence[NodePool]) -> Sho
         if wanted > best:
             return Shortfall(resource, wanted, best)
     # Each resource fits somewhere, but no single pool has room for all of them together.
-    resource = max(RESOURCES, key=lambda r: requests.get(r, Decimal(0)))
-    return Shortfall(resource, requests.get(resource, Decimal(0)),
-                     max(allocatable[resource] for allocatable in candidates))
+    asked = ", ".join(f"{format_amount(r, requests[r])} {r}" for r in RESOURCES if requests.get(r))
+    return Shortfall("", Decimal(0), Decimal(0), combined=asked)
 
 
 def _tolerates(tolerations: Sequence[Mapping[str, Any]], pool: NodePool) -> bool:

@@ -24,7 +24,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from drdrill.capacity import RESOURCES, Shortfall, format_amount, pod_requests, pod_spec_requests
+from drdrill.capacity import Shortfall, pod_requests, pod_spec_requests
 from drdrill.capacity import shortfall as find_shortfall
 from drdrill.scenario.models import NodePool
 
@@ -183,11 +183,7 @@ def failure_requested(obj: Mapping[str, Any]) -> bool:
 
 
 def _describe_shortfall(role: str, requests: Mapping[str, Decimal], short: Shortfall) -> str:
-    if short.requested > short.offered:
-        return f"the {role} {short.describe()}"
-    asked = ", ".join(f"{format_amount(r, requests[r])} {r}" for r in RESOURCES
-                      if requests.get(r))
-    return f"the {role} asks for {asked}; no single node of any pool offers all of it"
+    return f"the {role} {short.describe()}"
 
 
 def decide(obj: Mapping[str, Any], *, simulated: SimulatedKind,

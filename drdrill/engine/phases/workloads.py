@@ -29,6 +29,7 @@ from drdrill.results import LayerReady, WorkloadResult
 from drdrill.scenario.models import Engine
 from drdrill.timing import Deadline, parse_duration
 
+WATCH_CONNECTIONS = 48
 # Never read: secrets are not needed to judge health or find model references.
 _NOT_FETCHED = {"Secret"}
 
@@ -107,7 +108,9 @@ class WorkloadsPhase:
 
     def run(self, ctx: DrillContext, *, deadline: Deadline) -> PhaseOutcome:
         spec = ctx.scenario.spec.workloads
-        api: Any = new_api_client(kubeconfig=ctx.cluster.kubeconfig, context=ctx.cluster.context)
+        # The wait holds one connection per watch (a kind per namespace, and pods).
+        api: Any = new_api_client(kubeconfig=ctx.cluster.kubeconfig, context=ctx.cluster.context,
+                                  connections=WATCH_CONNECTIONS)
         try:
             # The closure gets the budget less a little for judging what it found.
             tree = applied_refs(ctx, api=api, deadline=deadline.sooner(
