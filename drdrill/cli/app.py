@@ -75,27 +75,48 @@ def main() -> None:
     SIGINT and SIGTERM raise `DrillInterrupted` in every command (not only `run`), so an
     interrupted `validate`, `cluster down` or `backups manifest` exits 3, not click's 1.
     Nothing, not even an unexpected error, prints a raw traceback: with -v it is logged
-    (and so redacted), without -v the error is one line.
+    (and so redacted), without -v the error is one line. The process ends with `os._exit`
+    once its output is flushed: interpreter shutdown restores the default signal actions, and
+    a late second Ctrl-C or CI's follow-up SIGTERM would then turn exit 3 into -2 or -15.
     """
+    code = _run_cli()
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _exit_status(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _run_cli() -> int:
     configure_logging()
     register_environment_secrets(os.environ)
-    # What the handled block restores when it ends: a second signal that arrives while the
-    # process exits (after the report is written) still ends it with 3, never with -15.
+    # What the handled block restores when it ends: a signal after it still means exit 3.
     for handled in (signal.SIGINT, signal.SIGTERM):
         signal.signal(handled, _exit_interrupted)
     try:
         with interrupts_raise():
             app()
+    except SystemExit as done:
+        return _exit_status(done.code)
     except DrdrillError as err:
         _traceback_if_verbose()
         one_line = " ".join(str(err).split())  # an error is one line, whatever it quotes
         print(f"drdrill error: {redact_text(one_line)}", file=sys.stderr)
-        sys.exit(int(exit_code_for(err)))
+        return int(exit_code_for(err))
     except (DrillInterrupted, KeyboardInterrupt) as stop:
         print(f"drdrill error: {stop or 'interrupted'}", file=sys.stderr)
-        sys.exit(int(ExitCode.NOT_CARRIED_OUT))
+        return int(ExitCode.NOT_CARRIED_OUT)
     except Exception as err:
         _traceback_if_verbose()
         print(f"drdrill error: unexpected {describe_exception(err)} (a bug in drdrill; run with "
               "-v for the traceback)", file=sys.stderr)
-        sys.exit(int(ExitCode.NOT_CARRIED_OUT))
+        return int(ExitCode.NOT_CARRIED_OUT)
+    return 0
