@@ -40,6 +40,11 @@ def is_flux(group: str) -> bool:
 
 def flux_object(obj: Mapping[str, Any]) -> Health:
     kind = str_field(obj, "kind") or "object"
+    if kind == "HelmRepository" and field(obj, "spec.type") == "oci":
+        # source-controller v1.3+ never reconciles these: a static object, read by the
+        # HelmChart that pulls from it (whose failure is the HelmRelease's).
+        return Health.current("OCI HelmRepository: a static object source-controller does not "
+                              "reconcile")
     if not field(obj, "status"):
         return Health.in_progress("no controller has reconciled it (no status): is the Flux "
                                   f"controller for {kind} installed and running?").by("no-status")

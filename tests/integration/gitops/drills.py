@@ -59,8 +59,11 @@ def write_scenario(root: Path, *, name: str, gitops: dict[str, Any],
                 "nodePools": pools or [{"name": "cpu", "count": 2},
                                        {"name": "gpu", "count": 1, "gpus": 2}],
             },
+            # root objects named `platform`: what these repositories' child Kustomizations
+            # read (the default is flux-system/flux-system, as `flux bootstrap` names them)
             "gitops": {"engine": "flux", "version": "v2.7", "repository": {"path": "./platform"},
-                       "ref": {"branch": "main"}, "path": "./clusters/drill", **gitops},
+                       "ref": {"branch": "main"}, "path": "./clusters/drill",
+                       "root": {"name": "platform"}, **gitops},
             "sla": sla or {"rto": "4m", "phases": {"bootstrap": "2m", "workloads": "90s"}},
         },
     }

@@ -144,3 +144,14 @@ def test_release_manifest_and_storage_format() -> None:
                            namespaced=lambda _v, kind: kind != "ClusterRole")
     assert refs == [ObjectRef("v1", "Service", "ml", "web"),
                     ObjectRef("rbac.authorization.k8s.io/v1", "ClusterRole", None, "reader")]
+
+
+def test_oci_helm_repository_is_static_and_current() -> None:
+    from drdrill.health import HealthState, assess
+
+    oci = {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+           "metadata": {"name": "charts", "namespace": "flux-system", "generation": 1},
+           "spec": {"type": "oci", "url": "oci://registry.example/charts"}}
+    assert assess(oci).state is HealthState.CURRENT
+    http = {**oci, "spec": {"url": "https://charts.example"}}
+    assert assess(http).state is HealthState.IN_PROGRESS  # no status yet: not reconciled
