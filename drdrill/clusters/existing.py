@@ -1,8 +1,9 @@
 """An existing cluster, reached through a kubeconfig context that the scenario names.
 
 Safety first: the context must be named in the scenario (never the current context), and a
-cluster that already holds GitOps objects is refused unless `--allow-non-empty` says otherwise.
-A drill must never bootstrap into production by accident.
+cluster that already holds GitOps objects, or runs workloads outside the system namespaces
+(a production cluster managed without Flux or Argo CD), is refused unless `--allow-non-empty`
+says otherwise. A drill must never bootstrap into production by accident.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from drdrill.timing import Deadline
 
 # Namespaces that show a GitOps engine is already installed.
 GITOPS_NAMESPACES = ("flux-system", "argocd")
+# Namespaces whose workloads every cluster has (kind's local-path provisioner included).
+SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease",
+                               "local-path-storage"})
 GITOPS_CRDS = (
     "kustomizations.kustomize.toolkit.fluxcd.io",
     "gitrepositories.source.toolkit.fluxcd.io",
@@ -53,6 +57,33 @@ def resolve_kubeconfig(
     )
 
 
+def find_workloads(api_client: Any, *, limit: int = 4) -> list[str]:
+    """Up to `limit` workloads (controllers first, then bare pods) outside system namespaces."""
+    from kubernetes import client
+
+    apps, batch, core = (client.AppsV1Api(api_client), client.BatchV1Api(api_client),
+                         client.CoreV1Api(api_client))
+    listings = (
+        ("Deployment", apps.list_deployment_for_all_namespaces),
+        ("StatefulSet", apps.list_stateful_set_for_all_namespaces),
+        ("DaemonSet", apps.list_daemon_set_for_all_namespaces),
+        ("CronJob", batch.list_cron_job_for_all_namespaces),
+        ("Pod", core.list_pod_for_all_namespaces),
+    )
+    found: list[str] = []
+    for kind, listing in listings:
+        for item in listing(limit=500, _request_timeout=15).items:
+            meta = item.metadata
+            if meta.namespace in SYSTEM_NAMESPACES:
+                continue
+            if kind == "Pod" and meta.owner_references:
+                continue  # counted through its controller
+            found.append(f"{kind} {meta.namespace}/{meta.name}")
+            if len(found) >= limit:
+                return found
+    return found
+
+
 def find_gitops_leftovers(api_client: Any, *, namespaces: Sequence[str]) -> list[str]:
     """What in the cluster shows a GitOps engine or the drill's objects are already there."""
     from kubernetes import client
@@ -71,6 +102,12 @@ def find_gitops_leftovers(api_client: Any, *, namespaces: Sequence[str]) -> list
     except Exception as err:  # urllib3 raises several unrelated types for a dead endpoint
         raise InfrastructureError(f"cannot reach the cluster: {err}") from err
     found += [f"CRD {crd.metadata.name}" for crd in crds.items if crd.metadata.name in GITOPS_CRDS]
+    try:
+        found += find_workloads(api_client)
+    except ApiException as err:
+        raise InfrastructureError(f"cannot list workloads: {err.status} {err.reason}") from err
+    except Exception as err:
+        raise InfrastructureError(f"cannot reach the cluster: {err}") from err
     return found
 
 
@@ -90,7 +127,8 @@ class ExistingCluster:
     def describe(self) -> list[str]:
         return [
             f"use kubeconfig context {self.context!r} (nothing is created or deleted)",
-            "refuse the cluster if Flux / Argo CD objects are already there"
+            "refuse the cluster if Flux / Argo CD objects or workloads outside the system "
+            "namespaces are already there"
             + (" (overridden by --allow-non-empty)" if self.allow_non_empty else ""),
         ]
 
@@ -112,7 +150,8 @@ class ExistingCluster:
         if leftovers and not self.allow_non_empty:
             raise PrerequisiteError(
                 f"context {self.context!r} already has {', '.join(leftovers[:4])}; a drill "
-                "needs an empty cluster (pass --allow-non-empty if this is really a drill cluster)"
+                "needs an empty cluster (pass --allow-non-empty if this is really a drill "
+                "cluster: teardown then removes only what the drill created)"
             )
         return ClusterInfo(name=self.drill, provider="existing", kubeconfig=path,
                            context=self.context, owned=False)
