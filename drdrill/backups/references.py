@@ -5,7 +5,8 @@ gone, so every string of every applied object is searched for `s3://` URIs (KSer
 `storageUri`, environment variables, arguments, annotations, ConfigMap data...). Secrets are
 not read, and neither are `managedFields` and the last-applied annotation, which repeat the
 object. A URI is restorable when it lies inside a set that verified and that set holds the
-object itself or something under it (a model folder).
+object itself or something under it (a model folder), and every object it points at was
+downloaded and matched: in a sampled set, the objects Git points at join the sample.
 """
 
 from __future__ import annotations
@@ -79,6 +80,15 @@ def _holds(catalog: SetCatalog, key: str) -> bool:
     return relative in catalog.keys or any(k.startswith(relative + "/") for k in catalog.keys)
 
 
+def _verified(catalog: SetCatalog, key: str) -> bool:
+    """Every object the reference points at was downloaded and matched (not just listed)."""
+    relative = key[len(catalog.prefix):].strip("/")
+    if relative in catalog.keys:
+        return catalog.was_verified(relative)
+    under = [k for k in catalog.keys if not relative or k.startswith(relative + "/")]
+    return bool(under) and all(catalog.was_verified(k) for k in under)
+
+
 def match_references(
     references: Iterable[tuple[str, str]], catalogs: Sequence[SetCatalog]
 ) -> list[ModelReference]:
@@ -96,7 +106,7 @@ def match_references(
                 uri=redact_text(uri),
                 source=redact_text(source),
                 backup_set=chosen.name if chosen else None,
-                restorable=bool(chosen and chosen.verified),
+                restorable=bool(chosen and _verified(chosen, key)),
             )
         )
     return records

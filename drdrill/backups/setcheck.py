@@ -8,7 +8,7 @@ that is wrong with the set ends up in its `BackupResult.failures`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,7 +43,7 @@ MAX_REPORTED_FAILURES = 200
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ListedObject:
     key: str
     size: int
@@ -59,6 +59,12 @@ class SetCatalog:
     prefix: str
     verified: bool
     keys: frozenset[str] = field(default_factory=frozenset)
+    # Keys whose object was downloaded and matched; None: every key (a full, verified set).
+    # In a sampled set, a key the sample left out was never read, so it proves nothing.
+    verified_keys: frozenset[str] | None = None
+
+    def was_verified(self, key: str) -> bool:
+        return self.verified and (self.verified_keys is None or key in self.verified_keys)
 
 
 class _SetUnusable(Exception):
@@ -70,8 +76,17 @@ def folder_prefix(prefix: str) -> str:
     return prefix if not prefix or prefix.endswith("/") else prefix + "/"
 
 
-def list_set(client: S3Client, *, bucket: str, prefix: str) -> dict[str, ListedObject]:
-    """Every object under `prefix`, by key relative to it; folder markers are left out."""
+class _OutOfTime(Exception):
+    """The listing or the manifest did not finish within the phase's deadline."""
+
+
+def list_set(client: S3Client, *, bucket: str, prefix: str,
+             deadline: Deadline | None = None) -> dict[str, ListedObject]:
+    """Every object under `prefix`, by key relative to it; folder markers are left out.
+
+    Page by page (1,000 keys each), never past `deadline`: a bucket of millions of keys ends
+    as a clear failure of the set when the budget runs out, not as a phase that overruns it.
+    """
     listed: dict[str, ListedObject] = {}
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
@@ -80,20 +95,35 @@ def list_set(client: S3Client, *, bucket: str, prefix: str) -> dict[str, ListedO
             if key.endswith("/") and size == 0:
                 continue
             listed[key[len(prefix):]] = ListedObject(key, size, item["LastModified"])
+        if deadline is not None and deadline.expired():
+            raise _OutOfTime(f"listing s3://{bucket}/{prefix} did not finish within the phase "
+                             f"budget ({len(listed)} objects listed so far)")
     return listed
 
 
-def read_manifest(client: S3Client, *, bucket: str, key: str) -> Manifest:
-    """GET and parse the manifest, reading at most MAX_MANIFEST_BYTES from the stream."""
+def read_manifest(client: S3Client, *, bucket: str, key: str,
+                  deadline: Deadline | None = None) -> Manifest:
+    """GET and parse the manifest, reading at most MAX_MANIFEST_BYTES from the stream, in
+    chunks, and never past `deadline`."""
     response: Any = client.get_object(Bucket=bucket, Key=key)
     body = response["Body"]
+    chunks: list[bytes] = []
+    read = 0
     try:
         if int(response.get("ContentLength", 0)) > MAX_MANIFEST_BYTES:
             raise ManifestError(f"larger than {MAX_MANIFEST_BYTES} bytes")
-        data = body.read(MAX_MANIFEST_BYTES + 1)
+        while read <= MAX_MANIFEST_BYTES:
+            chunk = body.read(min(1024 * 1024, MAX_MANIFEST_BYTES + 1 - read))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            read += len(chunk)
+            if deadline is not None and deadline.expired():
+                raise _OutOfTime(f"manifest {key} not read within the phase budget "
+                                 f"({read} bytes so far)")
     finally:
         body.close()
-    return parse_manifest(data)
+    return parse_manifest(b"".join(chunks))
 
 
 def _failures(problems: Iterable[tuple[str, str]]) -> list[BackupFailure]:
@@ -134,6 +164,18 @@ def _targets(
     return targets, problems
 
 
+def with_referenced(all_targets: list[RestoreTarget], chosen: set[str],
+                    referenced: Sequence[str]) -> set[str]:
+    """The sample, plus every target that a Git reference points at (the object itself or
+    what lies under its folder): a reference counts only once its objects were read."""
+    extra = {
+        t.relative_key for t in all_targets
+        for ref in referenced
+        if t.key == ref or (ref and t.key.startswith(ref.rstrip("/") + "/"))
+    }
+    return chosen | extra
+
+
 def check_backup_set(
     client: S3Client,
     *,
@@ -143,11 +185,13 @@ def check_backup_set(
     folder: Path,
     deadline: Deadline,
     now: datetime,
+    referenced: Sequence[str] = (),
 ) -> tuple[BackupResult, SetCatalog]:
     """Freshness and integrity of one set; `folder` is created and restored into.
 
     Raises PrerequisiteError when the objects would not fit on the disk (nothing is
     downloaded then) or S3 refuses the credentials, InfrastructureError when it is unreachable.
+    `referenced` are keys of this bucket that Git points at: a sample always includes them.
     """
     bucket, prefix = backup_set.bucket, folder_prefix(backup_set.prefix)
     sample = backup_set.verify if isinstance(backup_set.verify, VerifySample) else None
@@ -159,12 +203,13 @@ def check_backup_set(
     listed: dict[str, ListedObject] = {}
     try:
         try:
-            listed = list_set(client, bucket=bucket, prefix=prefix)
+            listed = list_set(client, bucket=bucket, prefix=prefix, deadline=deadline)
             manifest = None
             if backup_set.manifest_key:
                 if backup_set.manifest_key.startswith(prefix):
                     listed.pop(backup_set.manifest_key[len(prefix):], None)
-                manifest = read_manifest(client, bucket=bucket, key=backup_set.manifest_key)
+                manifest = read_manifest(client, bucket=bucket, key=backup_set.manifest_key,
+                                         deadline=deadline)
         except S3_ERRORS as err:
             raise_if_fatal(err, endpoint=endpoint, bucket=bucket)
             if error_code(err) == "NoSuchBucket":
@@ -174,9 +219,12 @@ def check_backup_set(
             raise _SetUnusable(f"cannot read the set: {describe_error(err)}") from err
         except ManifestError as err:
             raise _SetUnusable(f"manifest {backup_set.manifest_key} is unusable: {err}") from err
+        except _OutOfTime as err:
+            raise _SetUnusable(str(err)) from err
     except _SetUnusable as unusable:
         result = BackupResult(**base, failures=_failures([("", str(unusable))]))
-        return result, SetCatalog(backup_set.name, bucket, prefix, False, frozenset(listed))
+        return result, SetCatalog(backup_set.name, bucket, prefix, False, frozenset(listed),
+                                  frozenset())
 
     problems: list[tuple[str, str]] = []
     newest = manifest.created_at if manifest else max(
@@ -192,6 +240,7 @@ def check_backup_set(
     if sample is not None and seed is not None:
         size = sample_size(len(targets), count=sample.count, percent=sample.percent)
         chosen = set(choose_sample((t.relative_key for t in targets), size=size, seed=seed))
+        chosen = with_referenced(targets, chosen, referenced)
         targets = [t for t in targets if t.relative_key in chosen]
 
     folder.mkdir(mode=0o700)
@@ -219,4 +268,6 @@ def check_backup_set(
     )
     log.info("backup set checked", set=backup_set.name, objects=len(checks),
              verified=verified, age_seconds=result.age_seconds, failures=len(problems))
-    return result, SetCatalog(backup_set.name, bucket, prefix, verified, frozenset(listed))
+    verified_keys = frozenset(c.relative_key for c in checks if c.verified)
+    return result, SetCatalog(backup_set.name, bucket, prefix, verified, frozenset(listed),
+                              verified_keys)

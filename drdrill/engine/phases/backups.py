@@ -14,7 +14,7 @@ from pathlib import Path
 
 import structlog
 
-from drdrill.backups.references import find_s3_references, match_references
+from drdrill.backups.references import find_s3_references, match_references, split_s3_uri
 from drdrill.backups.restore import fresh_restore_root
 from drdrill.backups.s3client import S3Endpoint, make_s3_client
 from drdrill.backups.setcheck import SetCatalog, check_backup_set
@@ -83,6 +83,8 @@ class BackupsPhase:
             ctx.cleanup.push(f"remove restore folder {root}",
                              lambda: shutil.rmtree(root, ignore_errors=True))
         catalogs: list[SetCatalog] = []
+        references = (find_s3_references(ctx.applied_objects) if spec.check_git_references
+                      else [])
         for backup_set in spec.sets:
             rpo = _rpo_seconds(ctx, backup_set)
             folder = root / backup_set.name
@@ -90,13 +92,14 @@ class BackupsPhase:
                 client, backup_set=backup_set, endpoint=endpoint,
                 rpo_seconds=rpo,
                 folder=folder, deadline=deadline, now=utc_now(),
+                referenced=[key for bucket, key in (split_s3_uri(uri) for uri, _ in references)
+                            if bucket == backup_set.bucket],
             )
             ctx.backups.append(result)
             catalogs.append(catalog)
             if temporary:
                 shutil.rmtree(folder, ignore_errors=True)
         if spec.check_git_references:
-            references = find_s3_references(ctx.applied_objects)
             ctx.references.extend(match_references(references, catalogs))
         return self._outcome(ctx, root=root if not temporary else None)
 

@@ -92,3 +92,23 @@ def test_reference_outside_every_set() -> None:
 def test_reference_inside_prefix_but_not_backed_up() -> None:
     assert _match("s3://models/sklearn/iris/v2") == (None, False)
     assert _match("s3://models/sklearn/iris/v1/model.jobli") == (None, False)
+
+
+def test_a_sampled_set_counts_only_the_objects_it_read() -> None:
+    sampled = SetCatalog("models", "models", "sklearn/", True,
+                         frozenset({"iris/v1/model.joblib", "iris/v1/meta.json", "wine/m.bin"}),
+                         verified_keys=frozenset({"iris/v1/model.joblib", "iris/v1/meta.json"}))
+    [read] = match_references([("s3://models/sklearn/iris/v1", "t")], [sampled])
+    [left_out] = match_references([("s3://models/sklearn/wine/m.bin", "t")], [sampled])
+    assert (read.backup_set, read.restorable) == ("models", True)
+    assert (left_out.backup_set, left_out.restorable) == ("models", False)
+
+
+def test_a_sample_always_takes_in_what_git_points_at() -> None:
+    from drdrill.backups.restore import RestoreTarget
+    from drdrill.backups.setcheck import with_referenced
+
+    targets = [RestoreTarget(f"sklearn/{k}", k, 1) for k in
+               ("iris/v1/model.joblib", "iris/v1/meta.json", "wine/m.bin", "iris/v10/x")]
+    chosen = with_referenced(targets, {"wine/m.bin"}, ["sklearn/iris/v1"])
+    assert chosen == {"wine/m.bin", "iris/v1/model.joblib", "iris/v1/meta.json"}
