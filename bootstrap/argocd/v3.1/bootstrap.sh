@@ -19,6 +19,22 @@ name="${DRDRILL_NAME:-platform}"
 kubectl=(kubectl)
 [[ -n "${DRDRILL_KUBE_CONTEXT:-}" ]] && kubectl+=(--context "$DRDRILL_KUBE_CONTEXT")
 
+# A value as a YAML double-quoted scalar (JSON string syntax). Values come from the scenario
+# file: a quote, a backslash or a line break in one must never change the manifest's shape.
+yaml_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  if [[ $s =~ [[:cntrl:]] ]]; then
+    echo "bootstrap: a value holds a control character; refusing it" >&2
+    exit 2
+  fi
+  printf '"%s"' "$s"
+}
+
 # `kubectl wait` errors out (instead of waiting) while a new CRD has no status yet: retry.
 wait_established() {
   local attempt
@@ -45,20 +61,25 @@ if [[ -n "${DRDRILL_SECRET_SSH_KEY_FILE:-}" ]]; then
     | "${kubectl[@]}" apply -f - >/dev/null
 fi
 
+# Refuse a value yaml_str cannot write here, in this shell: inside $(...) an exit is lost.
+for value in "$name" "$namespace" "${interval:-}" "$DRDRILL_REPO_URL" "$DRDRILL_REF" \
+             "$DRDRILL_PATH"; do
+  yaml_str "$value" >/dev/null
+done
 echo "argocd bootstrap: Application $namespace/$name (revision ${DRDRILL_REF}, path ${DRDRILL_PATH})"
 "${kubectl[@]}" apply -f - <<MANIFEST
 apiVersion: argoproj.io/v1alpha1
 kind: Application
 metadata:
-  name: $name
-  namespace: $namespace
+  name: $(yaml_str "$name")
+  namespace: $(yaml_str "$namespace")
   labels: {app.kubernetes.io/managed-by: drdrill}
 spec:
   project: default
   source:
-    repoURL: "$DRDRILL_REPO_URL"
-    targetRevision: "$DRDRILL_REF"
-    path: "$DRDRILL_PATH"
+    repoURL: $(yaml_str "$DRDRILL_REPO_URL")
+    targetRevision: $(yaml_str "$DRDRILL_REF")
+    path: $(yaml_str "$DRDRILL_PATH")
   destination:
     server: https://kubernetes.default.svc
   syncPolicy:

@@ -29,6 +29,22 @@ interval="${DRDRILL_INTERVAL:-10m}"
 kubectl=(kubectl)
 [[ -n "${DRDRILL_KUBE_CONTEXT:-}" ]] && kubectl+=(--context "$DRDRILL_KUBE_CONTEXT")
 
+# A value as a YAML double-quoted scalar (JSON string syntax). Values come from the scenario
+# file: a quote, a backslash or a line break in one must never change the manifest's shape.
+yaml_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  if [[ $s =~ [[:cntrl:]] ]]; then
+    echo "bootstrap: a value holds a control character; refusing it" >&2
+    exit 2
+  fi
+  printf '"%s"' "$s"
+}
+
 # `kubectl wait` errors out (instead of waiting) while a new CRD has no status yet: retry.
 wait_established() {
   local attempt
@@ -85,36 +101,45 @@ if [[ -n "${DRDRILL_SYNC_MANIFEST:-}" ]]; then
   echo "flux bootstrap: done"
   exit 0
 fi
+# Refuse a value yaml_str cannot write here, in this shell: inside $(...) an exit is lost.
+for value in "$name" "$namespace" "${interval:-}" "$DRDRILL_REPO_URL" "$DRDRILL_REF" \
+             "$DRDRILL_PATH"; do
+  yaml_str "$value" >/dev/null
+done
+case "$DRDRILL_REF_KIND" in
+  branch|tag|commit|semver) ref_kind=$DRDRILL_REF_KIND ;;
+  *) echo "flux bootstrap: DRDRILL_REF_KIND must be branch, tag, commit or semver" >&2; exit 2 ;;
+esac
 "${kubectl[@]}" apply -f - <<MANIFEST
 apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
 metadata:
-  name: $name
-  namespace: $namespace
+  name: $(yaml_str "$name")
+  namespace: $(yaml_str "$namespace")
   labels: {app.kubernetes.io/managed-by: drdrill}
 spec:
-  interval: $interval
+  interval: $(yaml_str "$interval")
   timeout: 60s
-  url: "$DRDRILL_REPO_URL"
+  url: $(yaml_str "$DRDRILL_REPO_URL")
   ref:
-    $DRDRILL_REF_KIND: "$DRDRILL_REF"
+    $ref_kind: $(yaml_str "$DRDRILL_REF")
 $secret_ref
 ---
 apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata:
-  name: $name
-  namespace: $namespace
+  name: $(yaml_str "$name")
+  namespace: $(yaml_str "$namespace")
   labels: {app.kubernetes.io/managed-by: drdrill}
 spec:
-  interval: $interval
+  interval: $(yaml_str "$interval")
   retryInterval: 15s
   timeout: 2m
-  path: "$DRDRILL_PATH"
+  path: $(yaml_str "$DRDRILL_PATH")
   prune: true
   wait: false
   sourceRef:
     kind: GitRepository
-    name: $name
+    name: $(yaml_str "$name")
 MANIFEST
 echo "flux bootstrap: done"
