@@ -8,6 +8,7 @@ short, long or altered object ends as a problem for that key, never as a pass.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -38,6 +39,7 @@ from drdrill.backups.streaming import (
 from drdrill.errors import BadInputError, PrerequisiteError
 from drdrill.timing import Deadline
 
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 # Room left on the disk beyond the objects themselves.
 FREE_SPACE_MARGIN = 64 * 1024 * 1024
 
@@ -175,6 +177,15 @@ def restore_one(
         if error_code(err) in ("NoSuchKey", "404"):
             return ObjectCheck(target.relative_key, problem="vanished from the bucket")
         return ObjectCheck(target.relative_key, problem=f"GET failed: {describe_error(err)}")
+    except OSError as err:
+        if err.errno in _DISK_FULL:
+            # Space is reserved before a file is mapped (posix_fallocate), so a full disk is
+            # this error, never a SIGBUS; no other object would fare better.
+            raise PrerequisiteError(
+                f"the restore folder's disk filled up while restoring {target.relative_key} "
+                f"({err.strerror}); pass --restore-dir on a larger disk or verify a sample"
+            ) from err
+        raise
     finally:
         os.close(fd)
     return ObjectCheck(target.relative_key, bytes_read=got.size, problem=judge(target, got))

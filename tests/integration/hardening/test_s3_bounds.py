@@ -4,8 +4,12 @@ slowed by toxiproxy."""
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +19,7 @@ import pytest
 from drdrill.backups.references import match_references
 from drdrill.backups.s3client import S3Endpoint, make_s3_client
 from drdrill.backups.setcheck import check_backup_set
+from drdrill.errors import PrerequisiteError
 from drdrill.scenario.models import BackupSet
 from drdrill.timing import Deadline
 from tests.integration.s3_server import S3Server, Toxiproxy, credential_env
@@ -73,3 +78,43 @@ def test_a_sampled_set_reads_what_git_points_at(credentials: S3Server, tmp_path:
                   if k.removeprefix("set/") not in catalog.verified_keys)
     [other] = match_references([(f"s3://{bucket}/set/{unread}", "git")], [catalog])
     assert other.backup_set == "models" and not other.restorable
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 76 MiB tmpfs: room for 8 MiB of objects and drdrill's 64 MiB margin, no more."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=76m", "tmpfs", str(mount)],
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_disk_that_fills_up_mid_restore_is_a_clear_failure(
+        credentials: S3Server, toxiproxy: Toxiproxy, small_disk: Path) -> None:
+    keys = [f"set/{i}.bin" for i in range(8)]
+    bucket = _bucket_with(credentials, keys, body=b"m" * (1024 * 1024))
+    endpoint_url = toxiproxy.proxy("disk-full", upstream=f"127.0.0.1:{credentials.port}")
+    toxiproxy.add_toxic("disk-full", name="slow", kind="bandwidth", rate=1024)
+    endpoint = S3Endpoint(endpoint_url=endpoint_url, max_concurrency=2)
+
+    def fill() -> None:  # another program takes the space the restore counted on
+        time.sleep(1.5)
+        with contextlib.suppress(OSError), (small_disk / "filler").open("wb") as filler:
+            while True:
+                filler.write(b"\0" * (1024 * 1024))
+
+    filler = threading.Thread(target=fill, daemon=True)
+    filler.start()
+    with pytest.raises(PrerequisiteError, match="disk filled up"):
+        check_backup_set(
+            make_s3_client(endpoint=endpoint), backup_set=BackupSet(
+                name="models", bucket=bucket, prefix="set/", holds="artifacts"),
+            endpoint=endpoint, rpo_seconds=None, folder=small_disk / "restore",
+            deadline=Deadline.after(120), now=datetime.now(UTC))
+    filler.join(timeout=10)
