@@ -117,6 +117,12 @@ def render_markdown(report: DrillReport) -> str:
     if report.bootstrap is not None and (report.bootstrap.layout or report.bootstrap.rewrites):
         lines += ["", f"Repository: {_cell(report.bootstrap.layout or 'as given')}."]
         lines += [f"- rewritten: {_cell(rewrite)}" for rewrite in report.bootstrap.rewrites]
+    if report.bootstrap is not None and len(report.bootstrap.layers) > 1:
+        lines += ["", "Layers in the order they became ready: " + ", ".join(
+            f"{_cell(layer.kind)} {_where(layer.namespace, layer.name)} "
+            + (f"({_cell(layer.problem)})" if layer.problem
+               else _seconds(layer.ready_after_seconds))
+            for layer in report.bootstrap.layers[:_LISTED]) + "."]
     if report.workloads:
         lines += _workload_lines(report)
     if report.backups:

@@ -63,12 +63,12 @@ def applied_refs(ctx: DrillContext, *, api: Any, deadline: Deadline) -> AppliedT
     return tree
 
 
-def _stopped_results(tree: AppliedTree) -> list[WorkloadResult]:
+def _stopped_results(tree: AppliedTree, selection: Selection) -> list[WorkloadResult]:
     """Layers Flux gave up on (or that wait on one that did): their verdict is final."""
     return [WorkloadResult(kind=layer.ref.kind, namespace=layer.ref.namespace,
                            name=layer.ref.name, healthy=False,
                            reason=layer.problem or "", rule="flux", chain=layer.chain)
-            for layer in tree.stopped()]
+            for layer in tree.stopped() if selection.keeps(layer.ref)]
 
 
 def _mark_simulated(ctx: DrillContext, results: list[WorkloadResult]) -> list[WorkloadResult]:
@@ -90,7 +90,9 @@ class WorkloadsPhase:
 
     def describe(self, ctx: DrillContext) -> list[str]:
         spec = ctx.scenario.spec.workloads
-        lines = ["wait (watches, one per kind and namespace) until every workload the GitOps "
+        lines = ["follow what Git applied (Flux: the root Kustomization's inventory, the child "
+                 "Kustomizations' inventories and the HelmReleases' releases, watched per kind)",
+                 "wait (watches, one per kind and namespace) until every workload the GitOps "
                  "engine applied is healthy"]
         if spec.include or spec.exclude:
             lines.append(f"narrowed by {len(spec.include)} include / {len(spec.exclude)} exclude "
@@ -134,7 +136,8 @@ class WorkloadsPhase:
                     pools=ctx.scenario.spec.cluster.node_pools,
                 ),
             )
-            ctx.workloads = _stopped_results(tree) + _mark_simulated(ctx, [
+            selection = Selection(include=spec.include, exclude=spec.exclude)
+            ctx.workloads = _stopped_results(tree, selection) + _mark_simulated(ctx, [
                 outcome.to_result().model_copy(update={"chain": tree.chain(outcome.ref)})
                 for outcome in outcomes
             ])

@@ -37,7 +37,9 @@ def _report() -> DrillReport:
             engine="flux", version="v2.7", script="b.sh", sha256="0" * 64,
             layout="a `flux bootstrap` layout",
             rewrites=["GitRepository flux-system/flux-system: ssh://a -> http://127.0.0.1:1/r"],
-            layers=[LayerReady(kind="Kustomization", namespace="flux-system", name="apps",
+            layers=[LayerReady(kind="Kustomization", namespace="flux-system", name="infra",
+                               ready_after_seconds=4.0),
+                    LayerReady(kind="Kustomization", namespace="flux-system", name="apps",
                                depends_on=["Kustomization flux-system/infra"],
                                ready_after_seconds=12.5)]),
         versions=ToolVersions(drdrill="0", scenario_api_version="drdrill/v1alpha1"),
@@ -53,6 +55,8 @@ def test_chain_in_markdown_html_junit_and_json(tmp_path: Path) -> None:
     [line] = [x for x in markdown.splitlines() if x.startswith("- Deployment")]
     assert line.endswith(f"Applied by: {applied}")
     assert "- rewritten: GitRepository flux-system/flux-system" in markdown
+    assert ("Layers in the order they became ready: Kustomization flux-system/infra 4.0s, "
+            "Kustomization flux-system/apps 12.5s.") in markdown
     html = (folder / "report.html").read_text()
     assert f"applied by {applied}" in html
     assert "(after Kustomization flux-system/infra): ready" in html
