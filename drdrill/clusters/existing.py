@@ -70,11 +70,15 @@ def find_workloads(api_client: Any, *, limit: int = 4) -> list[str]:
         ("CronJob", batch.list_cron_job_for_all_namespaces),
         ("Pod", core.list_pod_for_all_namespaces),
     )
+    # What is already being deleted does not run the cluster's business any more.
+    leaving = {ns.metadata.name for ns in core.list_namespace(_request_timeout=15).items
+               if ns.status is not None and ns.status.phase == "Terminating"}
     found: list[str] = []
     for kind, listing in listings:
         for item in listing(limit=500, _request_timeout=15).items:
             meta = item.metadata
-            if meta.namespace in SYSTEM_NAMESPACES:
+            if (meta.namespace in SYSTEM_NAMESPACES or meta.namespace in leaving
+                    or meta.deletion_timestamp is not None):
                 continue
             if kind == "Pod" and meta.owner_references:
                 continue  # counted through its controller
