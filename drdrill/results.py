@@ -205,6 +205,9 @@ class DrillReport(Record):
     simulation: Simulation | None = None
     versions: ToolVersions
     scenario_file: str | None = None
+    # The Git ref drilled (`tag v1.4.0`), and the `--ref` that replaced the scenario's, if any.
+    git_ref: str | None = None
+    ref_override: str | None = None
 
     def verdict_label(self) -> str:
         """`PASS`, or `PASS (simulated pods)` when any of it was simulated."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -9,12 +10,16 @@ from typing import Annotated
 import typer
 
 from drdrill.cli.progress import TerminalProgress
+from drdrill.cli.step import SteppingProgress, check_step_possible
 from drdrill.engine.context import DrillContext, RunOptions
 from drdrill.engine.phases import build_phases
 from drdrill.engine.phases.bootstrap import check_gitops
+from drdrill.engine.publish import PublishSettings, publish_outcome
+from drdrill.engine.ref_override import parse_ref_override, with_ref
 from drdrill.engine.runner import run_drill
 from drdrill.engine.secrets import register_drill_secrets
 from drdrill.errors import exit_code_for_verdict
+from drdrill.notify import NotifyWhen, webhooks_from_environment
 from drdrill.report.terminal import rto_line, verdict_line
 from drdrill.report.writer import check_report_dir
 from drdrill.scenario import load_scenario
@@ -39,20 +44,52 @@ def run(
     restore_dir: Annotated[
         Path | None, typer.Option(help="Restore backups here (must not exist yet).")
     ] = None,
+    ref: Annotated[
+        str | None, typer.Option(help="Drill this Git ref instead of the scenario's: "
+                                 "tag=v1.4.0, commit=<sha> or branch=<name>.")
+    ] = None,
+    step: Annotated[
+        bool, typer.Option(help="Pause before each phase (a terminal only; the RTO then "
+                           "includes the pauses).")
+    ] = False,
+    pushgateway: Annotated[
+        str | None, typer.Option(envvar="DRDRILL_PUSHGATEWAY_URL", show_envvar=True,
+                                 help="Push the drill's metrics to this Prometheus Pushgateway.")
+    ] = None,
+    metrics_textfile_dir: Annotated[
+        Path | None, typer.Option(envvar="DRDRILL_METRICS_TEXTFILE_DIR", show_envvar=True,
+                                  help="Write drdrill_<drill>.prom here (node exporter).")
+    ] = None,
+    notify: Annotated[
+        NotifyWhen, typer.Option(envvar="DRDRILL_NOTIFY", show_envvar=True,
+                                 help="When to call the webhooks named by DRDRILL_WEBHOOK_URL, "
+                                 "DRDRILL_SLACK_WEBHOOK_URL, DRDRILL_TEAMS_WEBHOOK_URL.")
+    ] = NotifyWhen.FAILURE,
 ) -> None:
     """Run a drill: cluster, bootstrap, workloads, backups, teardown; then write the report."""
     loaded = load_scenario(scenario)
+    if ref is not None:
+        loaded = with_ref(loaded, parse_ref_override(ref))
+    if step:
+        check_step_possible()
+    publish = PublishSettings(pushgateway=pushgateway, textfile_dir=metrics_textfile_dir,
+                              webhooks=webhooks_from_environment(os.environ), notify=notify)
     register_drill_secrets(loaded)
     check_report_dir(report_dir)
     check_gitops(loaded)  # an unhandled repository layout is named before any budget is spent
     options = RunOptions(
         report_dir=report_dir, keep_cluster=keep_cluster, provider=provider,
         allow_non_empty=allow_non_empty, kubeconfig=kubeconfig, restore_dir=restore_dir,
+        ref_override=ref,
     )
     ctx = DrillContext(scenario=loaded, options=options)
-    observer = TerminalProgress() if sys.stderr.isatty() else None
+    observer = (SteppingProgress() if step
+                else TerminalProgress() if sys.stderr.isatty() else None)
     outcome = run_drill(ctx, build_phases(), report_dir=report_dir, observer=observer)
     typer.echo(verdict_line(outcome.report))
     typer.echo(rto_line(outcome.report))
     typer.echo(f"report: {outcome.paths.directory}")
+    for problem in publish_outcome(outcome.report, settings=publish,
+                                   report_location=str(outcome.paths.directory.resolve())):
+        typer.echo(f"drdrill warning: {problem}", err=True)
     raise typer.Exit(int(exit_code_for_verdict(outcome.report.verdict.value)))

@@ -24,6 +24,8 @@ class RunOptions:
     restore_dir: Path | None = None
     kubeconfig: Path | None = None
     context: str | None = None
+    # `--ref tag=v1.4.0`: already applied to the scenario; kept to say so in the report.
+    ref_override: str | None = None
 
 
 @dataclass

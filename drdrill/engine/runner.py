@@ -161,6 +161,8 @@ def build_report(ctx: DrillContext, results: Sequence[PhaseResult], *, interrupt
             drdrill=__version__, scenario_api_version=API_VERSION, components=ctx.components
         ),
         scenario_file=str(source) if source else None,
+        git_ref=ctx.scenario.spec.gitops.ref.describe() if ctx.scenario.spec.gitops else None,
+        ref_override=ctx.options.ref_override,
     )
 
 
