@@ -16,6 +16,7 @@ BENCHMARKS = {
     "health": ["health_bench.py"],
     "drill": ["drill_bench.py", "--workloads", "100", "--runs", "3"],
     "backups": ["backups_bench.py", "--runs", "3"],
+    "tree": ["tree_bench.py", "--groups", "5", "--apps", "10", "--workloads", "20"],
 }
 
 
