@@ -156,12 +156,24 @@ class BootstrapSync:
 
 
 @dataclass(frozen=True)
+class EncryptedSecret:
+    """A secret Git holds encrypted: a SOPS-encrypted manifest or a Bitnami SealedSecret.
+    Found here so that a key check can be hooked in; nothing is decrypted in this module."""
+
+    file: str
+    kind: str  # "sops" | "sealed-secret"
+    name: str
+    namespace: str | None
+
+
+@dataclass(frozen=True)
 class RepositoryLayout:
     kind: str  # "plain" | "bootstrap" | "not read"
     bootstrap: BootstrapSync | None = None
     sources: tuple[GitSource, ...] = ()
     kustomizations: tuple[GitKustomization, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    encrypted: tuple[EncryptedSecret, ...] = ()
 
     def describe(self) -> str:
         if self.bootstrap is not None:
@@ -183,6 +195,20 @@ def find_sources(files: RepoFiles) -> tuple[GitSource, ...]:
             if metadata.get("name") and url:
                 found.append(GitSource(file=path, name=str(metadata["name"]),
                                        namespace=metadata.get("namespace") or None, url=url))
+    return tuple(found)
+
+
+def find_encrypted(files: RepoFiles) -> tuple[EncryptedSecret, ...]:
+    found = []
+    for path, content in files.under(""):
+        for doc in yaml_documents(content):
+            metadata = doc.get("metadata") or {}
+            name, namespace = str(metadata.get("name", "")), metadata.get("namespace") or None
+            if isinstance(doc.get("sops"), dict) and doc.get("kind"):
+                found.append(EncryptedSecret(path, "sops", name, namespace))
+            elif doc.get("kind") == "SealedSecret" and str(
+                doc.get("apiVersion", "")).startswith("bitnami.com/"):
+                found.append(EncryptedSecret(path, "sealed-secret", name, namespace))
     return tuple(found)
 
 
@@ -216,7 +242,8 @@ def inspect_layout(files: RepoFiles, *, path: str, repository: str) -> Repositor
                 "bootstrap` wrote, or point spec.gitops.path at a folder of manifests"
             )
         return RepositoryLayout(kind="plain", sources=sources,
-                                kustomizations=find_kustomizations(files))
+                                kustomizations=find_kustomizations(files),
+                                encrypted=find_encrypted(files))
     sync = _read_sync(files.files[inside[SYNC_FILE]], file=inside[SYNC_FILE],
                       repository=repository)
     source, kustomization = sync
@@ -241,6 +268,7 @@ def inspect_layout(files: RepoFiles, *, path: str, repository: str) -> Repositor
                                 components_file=inside.get(COMPONENTS_FILE)),
         sources=sources,
         kustomizations=find_kustomizations(files),
+        encrypted=find_encrypted(files),
     )
 
 

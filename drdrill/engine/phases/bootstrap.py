@@ -300,6 +300,10 @@ class BootstrapPhase:
         if found is not None:
             lines.append(f"the repository at {gitops.path} is {found.layout.describe()}; root "
                          f"objects {found.namespace}/{found.name}")
+            if found.layout.encrypted:
+                kinds = sorted({e.kind for e in found.layout.encrypted})
+                lines.append(f"{len(found.layout.encrypted)} encrypted secret(s) in Git "
+                             f"({', '.join(kinds)}): their keys are not checked by this drill")
         for team in gitops.repositories:
             lines.append(f"repository {team.name} ({', '.join(team.remotes)}) from "
                          f"{team.url or f'{team.path} (served on 127.0.0.1)'}")

@@ -92,3 +92,15 @@ def test_remote_spellings_normalise_alike(url: str) -> None:
 def test_paths_normalise() -> None:
     assert normalise_path("./clusters/prod/") == "clusters/prod"
     assert normalise_path("./") == ""
+
+
+def test_encrypted_secrets_are_found_for_a_key_check_to_hook_in() -> None:
+    sops = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "hf-token",
+                                                               "namespace": "ml"},
+            "data": {"token": "ENC[AES256_GCM,data:x]"}, "sops": {"age": [{"recipient": "a"}]}}
+    sealed = {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+              "metadata": {"name": "db"}, "spec": {"encryptedData": {"p": "AgB="}}}
+    layout = inspect_layout(files({"apps/secrets.yaml": [sops, sealed]}), path="clusters/prod",
+                            repository="fleet")
+    assert [(e.kind, e.name, e.namespace) for e in layout.encrypted] == [
+        ("sops", "hf-token", "ml"), ("sealed-secret", "db", None)]
