@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ class Interruption:
 @dataclass
 class Outcome:
     label: str
+    moment: str
     exit_code: int | None
     verdict: str | None
     fired: bool
@@ -139,8 +141,10 @@ class _Watch:
 
 
 def run_interrupted(scenario: Path, interruption: Interruption | None, *, env: dict[str, str],
-                    workdir: Path, timeout: float = 300) -> Outcome:
-    """Run the drill; at the moment, send the signal (twice, 0.3 s apart, for a double)."""
+                    workdir: Path, timeout: float = 300,
+                    fault: Callable[[Path], None] | None = None) -> Outcome:
+    """Run the drill; at the moment, send the signal (twice, 0.3 s apart, for a double), or
+    inject `fault` instead (it gets the drill's private TMPDIR, where its cluster lives)."""
     tmpdir, state_home, reports = workdir / "tmp", workdir / "state", workdir / "reports"
     for folder in (tmpdir, state_home):
         folder.mkdir(parents=True, exist_ok=True)
@@ -166,8 +170,11 @@ def run_interrupted(scenario: Path, interruption: Interruption | None, *, env: d
                                            stderr_path.read_text().splitlines()):
                     seen_at = time.monotonic()
                 if seen_at is not None and time.monotonic() >= seen_at + interruption.moment.delay:
-                    os.kill(proc.pid, interruption.signum)
                     fired_at = time.monotonic()
+                    if fault is not None:
+                        fault(tmpdir)
+                        continue
+                    os.kill(proc.pid, interruption.signum)
                     if interruption.double:
                         time.sleep(0.3)
                         with contextlib.suppress(ProcessLookupError):
@@ -184,6 +191,7 @@ def run_interrupted(scenario: Path, interruption: Interruption | None, *, env: d
     report = _latest_report(reports, scenario)
     return Outcome(
         label=interruption.label if interruption else "no signal",
+        moment=interruption.moment.name if interruption else "",
         exit_code=proc.returncode, verdict=report.get("verdict"), fired=fired_at is not None,
         seconds=round(seconds, 1), leaks=watch.leaks(state_home),
         leaked_pids=[pid for pid in watch.pids if pid != proc.pid and alive(pid)],

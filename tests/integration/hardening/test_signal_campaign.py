@@ -112,7 +112,7 @@ def _write_figures() -> None:
     if not target:
         return
     figures = {
-        "moments_interrupted": len({o.label.split(":")[0:2].__str__() for o in _RESULTS}),
+        "moments_interrupted": len({o.moment for o in _RESULTS}),
         "runs": len(_RESULTS),
         "signals_fired": sum(1 for o in _RESULTS if o.fired),
         "leaks": sum(len(o.leaks) for o in _RESULTS),
