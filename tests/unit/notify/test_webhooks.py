@@ -3,11 +3,7 @@ URL (a credential) never in a log line or a returned problem."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
@@ -18,45 +14,15 @@ from drdrill.notify import NotifyWhen, webhooks_from_environment
 from drdrill.notify.webhooks import send_notifications
 from drdrill.results import Verdict
 from tests.report_samples import make_report
+from tests.webhook_receiver import Hook
 
 TOKEN = "T0KEN-b7c1d2e3f4a5"  # what a webhook URL hides
 
 
-class Hook:
-    """A local webhook receiver answering with the statuses it is given, then 200."""
-
-    def __init__(self) -> None:
-        self.statuses: list[int] = []
-        self.received: list[tuple[str, dict[str, Any], dict[str, str]]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.received.append((self.path, json.loads(body), dict(self.headers)))
-                status = hook.statuses.pop(0) if hook.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/{name}/{TOKEN}"
-
-
 @pytest.fixture
 def hook() -> Iterator[Hook]:
-    receiver = Hook()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
+    with Hook(TOKEN) as receiver:
+        yield receiver
     forget_registered_secrets()
 
 
