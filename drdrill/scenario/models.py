@@ -309,6 +309,11 @@ class GitOpsSpec(Model):
         default=None,
         description="URL or file of the engine's install manifests (kind / existing).",
     )
+    install_manifests_sha256: StrictStr | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{64}$",
+        description="The sha256 of the install manifests; required when they are a URL (the "
+        "download is checked against it before anything is applied).",
+    )
     secret_files: dict[str, StrictStr] = Field(
         default_factory=dict,
         description="Secret material as file paths (e.g. an ssh key), passed to the "
@@ -323,6 +328,14 @@ class GitOpsSpec(Model):
     )
     post_build: PostBuild | None = Field(
         default=None, description="Variables for the root Kustomization (Flux postBuild).")
+
+    @model_validator(mode="after")
+    def _pinned_manifests(self) -> GitOpsSpec:
+        remote = (self.install_manifests or "").startswith(("http://", "https://"))
+        if remote and not self.install_manifests_sha256:
+            raise ValueError("installManifests is a URL: pin it with installManifestsSha256 "
+                             "(sha256sum of the file), so a changed release is never applied")
+        return self
 
     @model_validator(mode="after")
     def _distinct_repositories(self) -> GitOpsSpec:

@@ -41,6 +41,7 @@ from drdrill.gitops.layout import (
     read_commit,
     read_folder,
 )
+from drdrill.gitops.pinned import fetch_pinned
 from drdrill.gitops.remotes import remote_problem
 from drdrill.gitops.sync import DrillSource, SourceRewrite, plan_rewrites, root_objects
 from drdrill.kubeapi import call_with_retries, new_api_client
@@ -166,7 +167,13 @@ def _install_manifests(ctx: DrillContext, gitops: GitOpsSpec, placement: GitOpsP
             " install manifests (a release URL or a local file)"
         )
     if gitops.install_manifests.startswith(("http://", "https://")):
-        return gitops.install_manifests
+        # Applied from a checked download, never from the URL itself (see gitops/pinned.py).
+        folder = Path(tempfile.mkdtemp(prefix="drdrill-manifests-"))
+        ctx.cleanup.push("remove the downloaded install manifests",
+                         lambda: shutil.rmtree(folder, ignore_errors=True))
+        return str(fetch_pinned(gitops.install_manifests,
+                                sha256=gitops.install_manifests_sha256 or "", folder=folder,
+                                deadline=Deadline.after(120)))
     return str(ctx.scenario.resolve_path(gitops.install_manifests))
 
 
