@@ -130,7 +130,8 @@ class ExistingCluster:
 
     def describe(self) -> list[str]:
         return [
-            f"use kubeconfig context {self.context!r} (nothing is created or deleted)",
+            f"use kubeconfig context {self.context!r} (never deleted; teardown removes only "
+            "what the drill created there)",
             "refuse the cluster if Flux / Argo CD objects or workloads outside the system "
             "namespaces are already there"
             + (" (overridden by --allow-non-empty)" if self.allow_non_empty else ""),

@@ -116,4 +116,4 @@ def test_provider_create_with_missing_kubeconfig_starts_nothing(tmp_path: Path) 
                                kubeconfig_in_scenario=None, allow_non_empty=False)
     with pytest.raises(BadInputError, match="kubeconfig not found"):
         provider.create(deadline=Deadline.after(5))
-    assert "nothing is created or deleted" in provider.describe()[0]
+    assert "teardown removes only what the drill created" in provider.describe()[0]
