@@ -12,8 +12,8 @@ from pathlib import Path
 
 from drdrill.errors import PrerequisiteError
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
-VERSIONS_FILE = _REPO_ROOT / "testbed" / "versions.env"
+# drdrill/bundled/versions.env links to the checkout's testbed/versions.env; a wheel holds a copy.
+VERSIONS_FILE = Path(__file__).resolve().parent / "bundled" / "versions.env"
 
 
 def cache_root() -> Path:

@@ -12,7 +12,15 @@ from typing import Annotated
 import structlog
 import typer
 
-from drdrill.cli import backups_cmd, cluster_cmd, history_cmd, report_cmd, run_cmd, scenario_cmd
+from drdrill.cli import (
+    backups_cmd,
+    cluster_cmd,
+    history_cmd,
+    report_cmd,
+    run_cmd,
+    scenario_cmd,
+    version_cmd,
+)
 from drdrill.engine.signals import interrupts_raise
 from drdrill.errors import DrdrillError, DrillInterrupted, ExitCode, exit_code_for
 from drdrill.logs import (
@@ -28,13 +36,14 @@ app = typer.Typer(
     help="Disaster-recovery drills for GitOps-managed ML platforms on Kubernetes.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 app.command("run")(run_cmd.run)
 app.command("plan")(scenario_cmd.plan)
 app.command("validate")(scenario_cmd.validate)
 app.command("schema")(scenario_cmd.schema)
 app.command("history")(history_cmd.history)
+app.command("version")(version_cmd.version)
 app.add_typer(report_cmd.app, name="report")
 app.add_typer(cluster_cmd.app, name="cluster")
 app.add_typer(backups_cmd.app, name="backups")

@@ -13,7 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from drdrill.archive import fetch_reports, parse_s3_uri
 from drdrill.atomic_files import write_atomically
+from drdrill.engine.publish import archive_client
 from drdrill.errors import BadInputError, ExitCode
 from drdrill.history import (
     TrendSettings,
@@ -21,7 +23,9 @@ from drdrill.history import (
     collect_reports,
     newest_regressions,
     render_history_page,
+    reports_from_texts,
 )
+from drdrill.history.collect import Collected
 from drdrill.history.trend import HistoryRow
 from drdrill.logs import redact_text
 from drdrill.report.untrusted import visible_controls
@@ -64,9 +68,19 @@ def _json(row: HistoryRow) -> dict[str, object]:
             "regression": row.regression, "report": redact_text(row.location)}
 
 
+def _collect(source: str, *, drill: str | None) -> Collected:
+    if source.startswith("s3://"):
+        fetched, skipped = fetch_reports(archive_client(), location=parse_s3_uri(source))
+        collected = reports_from_texts(fetched, drill=drill)
+        return Collected(reports=collected.reports, unreadable=skipped + collected.unreadable)
+    return collect_reports(Path(source), drill=drill)
+
+
 def history(
-    report_dir: Annotated[Path, typer.Argument(help="The --report-dir of your drills.")] = Path(
-        "reports"),
+    source: Annotated[
+        str, typer.Argument(metavar="[REPORT_DIR]",
+                            help="The --report-dir of your drills, or the s3://bucket/prefix "
+                            "that `run --upload` writes to.")] = "reports",
     drill: Annotated[str | None, typer.Option(help="Only this drill.")] = None,
     last: Annotated[int, typer.Option(min=1, help="Show the newest N runs.")] = 30,
     window: Annotated[
@@ -81,16 +95,17 @@ def history(
     html: Annotated[bool, typer.Option("--html", help="Also write one self-contained page.")] = (
         False),
     html_file: Annotated[
-        Path | None, typer.Option(help="Where --html writes (default REPORT_DIR/history.html).")
+        Path | None, typer.Option(help="Where --html writes (default REPORT_DIR/history.html, "
+                                  "./history.html for S3).")
     ] = None,
 ) -> None:
     """Past drills with their RTO trend; exit 1 when the newest run of a drill regressed."""
     settings = TrendSettings(window=window, threshold_percent=threshold, min_baseline=min_runs)
-    collected = collect_reports(report_dir, drill=drill)
+    collected = _collect(source, drill=drill)
     for problem in collected.unreadable:
         typer.echo(f"drdrill warning: skipped {visible_controls(redact_text(problem))}", err=True)
     if not collected.reports:
-        raise BadInputError(f"{report_dir}: no drill reports found"
+        raise BadInputError(f"{source}: no drill reports found"
                             + (f" for drill {drill}" if drill else ""))
     rows = build_history(collected.reports, settings)
     shown = rows[-last:]
@@ -101,9 +116,10 @@ def history(
         wide = None if sys.stdout.isatty() else 220
         Console(highlight=False, width=wide).print(_table(shown))
     if html:
-        target = html_file or report_dir / "history.html"
+        target = html_file or (Path("history.html") if source.startswith("s3://")
+                               else Path(source) / "history.html")
         page = render_history_page(rows, settings=settings, generated_at=utc_now(),
-                                   source=str(report_dir))
+                                   source=source)
         write_atomically(target, page)
         typer.echo(f"history page: {target}", err=output is OutputFormat.JSON)
     regressed = newest_regressions(rows)

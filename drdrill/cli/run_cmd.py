@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from drdrill.archive import parse_s3_uri
 from drdrill.cli.progress import TerminalProgress
 from drdrill.cli.step import SteppingProgress, check_step_possible
 from drdrill.engine.context import DrillContext, RunOptions
@@ -65,6 +66,11 @@ def run(
                                  help="When to call the webhooks named by DRDRILL_WEBHOOK_URL, "
                                  "DRDRILL_SLACK_WEBHOOK_URL, DRDRILL_TEAMS_WEBHOOK_URL.")
     ] = NotifyWhen.FAILURE,
+    upload: Annotated[
+        str | None, typer.Option(envvar="DRDRILL_UPLOAD", show_envvar=True,
+                                 help="Also upload the report folder to s3://bucket/prefix "
+                                 "(credentials from the AWS default chain).")
+    ] = None,
 ) -> None:
     """Run a drill: cluster, bootstrap, workloads, backups, teardown; then write the report."""
     loaded = load_scenario(scenario)
@@ -73,7 +79,8 @@ def run(
     if step:
         check_step_possible()
     publish = PublishSettings(pushgateway=pushgateway, textfile_dir=metrics_textfile_dir,
-                              webhooks=webhooks_from_environment(os.environ), notify=notify)
+                              webhooks=webhooks_from_environment(os.environ), notify=notify,
+                              upload=parse_s3_uri(upload) if upload else None)
     register_drill_secrets(loaded)
     check_report_dir(report_dir)
     check_gitops(loaded)  # an unhandled repository layout is named before any budget is spent
@@ -90,6 +97,6 @@ def run(
     typer.echo(rto_line(outcome.report))
     typer.echo(f"report: {outcome.paths.directory}")
     for problem in publish_outcome(outcome.report, settings=publish,
-                                   report_location=str(outcome.paths.directory.resolve())):
+                                   report_dir=outcome.paths.directory):
         typer.echo(f"drdrill warning: {problem}", err=True)
     raise typer.Exit(int(exit_code_for_verdict(outcome.report.verdict.value)))

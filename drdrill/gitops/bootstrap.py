@@ -21,7 +21,8 @@ from drdrill.timing import Deadline
 
 log = structlog.get_logger(__name__)
 
-BOOTSTRAP_ROOT = Path(__file__).resolve().parent.parent.parent / "bootstrap"
+# drdrill/bundled/bootstrap links to the checkout's bootstrap/; an installed wheel holds a copy.
+BOOTSTRAP_ROOT = Path(__file__).resolve().parent.parent / "bundled" / "bootstrap"
 
 
 def find_script(*, engine: str, version: str, root: Path = BOOTSTRAP_ROOT) -> Path:

@@ -49,6 +49,19 @@ def read_report_text(text: str | bytes) -> DrillReport | None:
         return None
 
 
+def reports_from_texts(items: list[tuple[str, bytes]], *, drill: str | None = None) -> Collected:
+    """Reports fetched elsewhere (an S3 prefix) as (location, report.json bytes), oldest first."""
+    reports, unreadable = [], []
+    for location, text in items:
+        report = read_report_text(text)
+        if report is None:
+            unreadable.append(f"{location}: not a drdrill report.json")
+        elif drill is None or report.drill == drill:
+            reports.append(StoredReport(report=report, location=location))
+    reports.sort(key=lambda stored: (stored.report.started_at, stored.location))
+    return Collected(reports=reports, unreadable=unreadable)
+
+
 def collect_reports(root: Path, *, drill: str | None = None) -> Collected:
     """Every readable report under `root`, oldest first."""
     if not root.is_dir():

@@ -1,5 +1,6 @@
 """A real Prometheus Pushgateway on 127.0.0.1, built from the Go module proxy by
-tools/build.sh into a cache outside the checkout (once; later runs reuse it)."""
+tools/build.sh into a cache outside the checkout (once; later runs reuse it), and the test
+bed's S3 server for the report archive."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from drdrill.ports import free_port, wait_http_ok
 from drdrill.proc import Command, start_process
 from drdrill.timing import Deadline
+from tests.integration.s3_server import (  # noqa: F401 - pytest fixtures
+    s3_credentials,
+    s3_server,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 

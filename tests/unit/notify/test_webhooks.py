@@ -4,6 +4,7 @@ URL (a credential) never in a log line or a returned problem."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -91,7 +92,7 @@ def test_the_url_is_never_logged_nor_returned(hook: Hook,
     problems = publish_outcome(
         make_report(verdict=Verdict.FAIL),
         settings=PublishSettings(webhooks=webhooks_from_environment(environment)),
-        report_location="reports/ml-platform/x")
+        report_dir=Path("reports/ml-platform/x"))
     # the receiver is reachable but keeps failing; then a closed port
     dead = {"DRDRILL_WEBHOOK_URL": f"http://127.0.0.1:9/hooks/{TOKEN}"}
     problems += send_notifications(make_report(verdict=Verdict.FAIL),
