@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - build the local test bed if needed and run scenarios/demo.yaml"
 	@echo "make test   - build what is needed and run the whole test suite"
-	@echo "make lint   - ruff, mypy --strict and the import-layer contracts"
+	@echo "make lint   - ruff, mypy --strict, the import-layer contracts, actionlint"
 	@echo "make bench  - benchmarks (numbers to bench/results/)"
 
 $(STAMP): pyproject.toml
@@ -42,6 +42,7 @@ lint: install
 	$(BIN)/ruff check drdrill tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	PYTHON=$(BIN)/python bash tools/lint-action.sh
 
 bench: install testbed
 	$(BIN)/python bench/run.py
