@@ -78,6 +78,9 @@ class Layer:
     problem: str | None
     # Waits for a dependency that failed: it will not become ready in this drill.
     blocked: bool = False
+    # The last failure its controller reported (e.g. a Helm install that failed and is being
+    # retried): not final, but the best answer to "why is it not ready".
+    last_failure: str | None = None
 
     @property
     def chain(self) -> list[str]:
@@ -100,6 +103,10 @@ class AppliedTree:
         """Layers that failed or wait on a failed dependency: their verdict is final."""
         return [layer for layer in self.layers if layer.problem is not None]
 
+    def last_failure(self, ref: ObjectRef) -> str | None:
+        found = next((layer for layer in self.layers if layer.ref == ref), None)
+        return found.last_failure if found is not None and found.ready_at is None else None
+
 
 # Reads the objects of a HelmRelease's current release; None while it cannot be read yet.
 ReleaseReader = Callable[[Mapping[str, Any]], "list[ObjectRef] | None"]
@@ -112,6 +119,7 @@ class _LayerState:
     problem: str | None = None
     expanded: bool = False
     waiting: str = "not seen yet"
+    last_failure: str | None = None
 
 
 class TreeTracker:
@@ -168,6 +176,11 @@ class TreeTracker:
             self._expand(ref, obj)
             return
         state.ready_at = None
+        ready = conditions(obj).get("Ready")
+        if ready is not None and ready.is_false and ready.reason.endswith("Failed") and (
+            ready.observed_generation in (None, status_field(obj, "metadata.generation"))
+        ):
+            state.last_failure = f"{ready.reason}: {ready.describe()}"
         if health.state is HealthState.FAILED:
             state.problem = health.reason
             return
@@ -247,6 +260,7 @@ class TreeTracker:
                 ref=ref, appliers=state.appliers,
                 depends_on=tuple(d.describe() for d in _depends_on(obj)),
                 ready_at=state.ready_at, problem=problem, blocked=blocked,
+                last_failure=state.last_failure,
             ))
         return AppliedTree(objects=tuple(self._objects.values()), layers=tuple(layers))
 

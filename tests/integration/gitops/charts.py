@@ -52,7 +52,8 @@ spec:
 
 
 def package_chart(folder: Path, *, name: str, version: str,
-                  values: dict[str, Any] | None = None) -> Path:
+                  values: dict[str, Any] | None = None,
+                  template: str = DEPLOYMENT_TEMPLATE) -> Path:
     """Write `<name>-<version>.tgz` into `folder`; returns its path."""
     files = {
         f"{name}/Chart.yaml": yaml.safe_dump({"apiVersion": "v2", "name": name,
@@ -60,7 +61,7 @@ def package_chart(folder: Path, *, name: str, version: str,
         f"{name}/values.yaml": yaml.safe_dump(values or {"replicas": 1,
                                                          "image": "example.com/model:1",
                                                          "modelUri": ""}),
-        f"{name}/templates/deployment.yaml": DEPLOYMENT_TEMPLATE,
+        f"{name}/templates/deployment.yaml": template,
     }
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:

@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.backups.helpers import backup_set, new_bucket, payload, put_set
 from tests.integration.gitops.charts import (
+    DEPLOYMENT_TEMPLATE,
     helm_release,
     helm_repository,
     oci_helm_repository,
@@ -122,6 +123,31 @@ def test_missing_chart_version_fails_inside_the_budget_with_helm_controllers_rea
     assert workloads["durationSeconds"] < workloads["budgetSeconds"]
     failed = workload(report, "HelmRelease", "iris")
     assert not failed["healthy"] and failed["chain"][-1] == "HelmRelease ml-serving/iris"
+
+
+def test_failed_helm_install_fails_with_helm_controllers_message(tmp_path: Path) -> None:
+    charts = tmp_path / "charts"
+    charts.mkdir()
+    broken = DEPLOYMENT_TEMPLATE.replace("apiVersion: apps/v1", "apiVersion: apps/v9")
+    package_chart(charts, name="model-server", version="2.0.0", template=broken)
+    write_index(charts)
+    with serve_charts(charts) as repository:
+        bootstrap_layout(
+            tmp_path, infrastructure=[namespace("ml-serving"), helm_repository(repository.url)],
+            apps=[helm_release("iris", "ml-serving", chart="model-server", version="2.0.0")],
+        )
+        _, report = run_drill(scenario(tmp_path, name="helm-install-fails", sla={
+            "rto": "5m", "phases": {"bootstrap": "2m", "workloads": "75s"}}),
+                              env=base_env(tmp_path))
+    workloads = phase(report, "workloads")
+    assert workloads["status"] == "failed"
+    # helm-controller retries a failed install (a CRD may still arrive), so the drill waits
+    # its budget; the reason is helm-controller's own message about the manifest.
+    assert "HelmRelease ml-serving/iris" in workloads["message"]
+    assert "Helm install failed" in workloads["message"]
+    assert 'no matches for kind "Deployment" in version "apps/v9"' in workloads["message"]
+    release = workload(report, "HelmRelease", "iris")
+    assert not release["healthy"] and release["rule"] == "flux"
 
 
 def _team_repository(tmp_path: Path, url: str) -> None:

@@ -155,3 +155,16 @@ def test_oci_helm_repository_is_static_and_current() -> None:
     assert assess(oci).state is HealthState.CURRENT
     http = {**oci, "spec": {"url": "https://charts.example"}}
     assert assess(http).state is HealthState.IN_PROGRESS  # no status yet: not reconciled
+
+
+def test_a_failed_install_being_retried_is_not_final_but_remembered() -> None:
+    tracker = TreeTracker(root=helm_root(), root_ready_at=1.0, read_release=no_releases)
+    failed = release("1.0.0", "", ready="False", reason="InstallFailed")
+    failed["status"]["conditions"][0]["message"] = "Helm install failed: no matches for kind"
+    tracker.observe(failed, 2.0)
+    retrying = release("1.0.0", "", ready="Unknown", reason="Progressing")
+    tracker.observe(retrying, 3.0)
+    tree = tracker.tree()
+    assert not tracker.settled() and tree.stopped() == []
+    ref = ObjectRef(HR, "HelmRelease", "ml", "podinfo")
+    assert tree.last_failure(ref) == "InstallFailed: Helm install failed: no matches for kind"
