@@ -201,7 +201,7 @@ def test_unmapped_team_remote_that_does_not_answer_fails_fast_naming_it(tmp_path
         env=base_env(tmp_path), capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 2, result.stderr[-2000:]
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 60  # no cluster, no budget: only the probe
     lines = [line for line in result.stderr.splitlines() if line.startswith("drdrill error:")]
     assert len(lines) == 1 and remote in lines[0] and "GitRepository flux-system/team-a" in lines[0]
 
