@@ -32,24 +32,22 @@ def build_manifest(
     """The manifest document for every object under `prefix` (except `exclude_key`)."""
     prefix = folder_prefix(prefix)
     try:
-        listed = list_set(client, bucket=bucket, prefix=prefix)
+        listed = list_set(client, bucket=bucket, prefix=prefix, exclude=exclude_key)
     except S3_ERRORS as err:
         raise_if_fatal(err, endpoint=endpoint, bucket=bucket)
         raise InfrastructureError(
             f"cannot list s3://{bucket}/{prefix} ({err}); check the bucket and prefix"
         ) from err
-    if exclude_key and exclude_key.startswith(prefix):
-        listed.pop(exclude_key[len(prefix):], None)
     if not listed:
         raise BadInputError(f"no objects under s3://{bucket}/{prefix}; check --bucket/--prefix")
 
     def entry(relative: str) -> ManifestEntry:
         got = stream_with_retries(
-            client, bucket=bucket, key=listed[relative].key, fd=None, deadline=deadline
+            client, bucket=bucket, key=listed.key(relative), fd=None, deadline=deadline
         )
         if got.size != got.content_length:
             raise InfrastructureError(
-                f"s3://{bucket}/{listed[relative].key}: read {got.size} of "
+                f"s3://{bucket}/{listed.key(relative)}: read {got.size} of "
                 f"{got.content_length} bytes; run the command again"
             )
         return ManifestEntry(key=relative, size=got.size, sha256=got.sha256)
@@ -60,7 +58,8 @@ def build_manifest(
     except S3_ERRORS as err:
         raise_if_fatal(err, endpoint=endpoint, bucket=bucket)
         raise InfrastructureError(f"cannot read s3://{bucket}/{prefix} ({err}); retry") from err
-    newest = max(o.last_modified for o in listed.values())
+    newest = listed.newest
+    assert newest is not None  # there is at least one object
     return render_manifest(created_at=created_at or newest, entries=entries)
 
 

@@ -8,7 +8,7 @@ that is wrong with the set ends up in its `BackupResult.failures`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,11 +43,29 @@ MAX_REPORTED_FAILURES = 200
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-@dataclass(frozen=True, slots=True)
-class ListedObject:
-    key: str
-    size: int
-    last_modified: datetime
+@dataclass
+class Listing:
+    """The objects under a prefix: relative key -> size, and the newest LastModified.
+
+    Only what the checks need is kept (no per-object time or full key): a million keys take
+    about half the memory of a record per object.
+    """
+
+    prefix: str
+    sizes: dict[str, int] = field(default_factory=dict)
+    newest: datetime | None = None
+
+    def key(self, relative: str) -> str:
+        return self.prefix + relative
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def __contains__(self, relative: object) -> bool:
+        return relative in self.sizes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.sizes)
 
 
 @dataclass(frozen=True)
@@ -80,21 +98,24 @@ class _OutOfTime(Exception):
     """The listing or the manifest did not finish within the phase's deadline."""
 
 
-def list_set(client: S3Client, *, bucket: str, prefix: str,
-             deadline: Deadline | None = None) -> dict[str, ListedObject]:
-    """Every object under `prefix`, by key relative to it; folder markers are left out.
+def list_set(client: S3Client, *, bucket: str, prefix: str, deadline: Deadline | None = None,
+             exclude: str | None = None) -> Listing:
+    """Every object under `prefix` but `exclude` (a full key); folder markers are left out.
 
     Page by page (1,000 keys each), never past `deadline`: a bucket of millions of keys ends
     as a clear failure of the set when the budget runs out, not as a phase that overruns it.
     """
-    listed: dict[str, ListedObject] = {}
+    listed = Listing(prefix)
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             key, size = item["Key"], int(item["Size"])
-            if key.endswith("/") and size == 0:
+            if (key.endswith("/") and size == 0) or key == exclude:
                 continue
-            listed[key[len(prefix):]] = ListedObject(key, size, item["LastModified"])
+            listed.sizes[key[len(prefix):]] = size
+            modified = item["LastModified"]
+            if listed.newest is None or modified > listed.newest:
+                listed.newest = modified
         if deadline is not None and deadline.expired():
             raise _OutOfTime(f"listing s3://{bucket}/{prefix} did not finish within the phase "
                              f"budget ({len(listed)} objects listed so far)")
@@ -136,23 +157,23 @@ def _failures(problems: Iterable[tuple[str, str]]) -> list[BackupFailure]:
 
 
 def _targets(
-    *, prefix: str, listed: dict[str, ListedObject], manifest: Manifest | None
+    *, prefix: str, listed: Listing, manifest: Manifest | None
 ) -> tuple[list[RestoreTarget], list[tuple[str, str]]]:
     """What can be restored, and the problems found by comparing listing and manifest."""
     if manifest is None:
-        return [RestoreTarget(o.key, k, o.size) for k, o in listed.items()], []
+        return [RestoreTarget(listed.key(k), k, size) for k, size in listed.sizes.items()], []
     problems: list[tuple[str, str]] = []
     targets: list[RestoreTarget] = []
     for key, entry in manifest.entries.items():
-        found = listed.get(key)
+        found = listed.sizes.get(key)
         unsafe = safe_key_problem(key)
         if unsafe is not None:
             problems.append((key, f"refused, unsafe key: {unsafe}"))
         elif found is None:
             problems.append((key, "listed in the manifest but missing from the bucket"))
-        elif found.size != entry.size:
+        elif found != entry.size:
             problems.append(
-                (key, f"size {found.size} bytes in the bucket, manifest says {entry.size}")
+                (key, f"size {found} bytes in the bucket, manifest says {entry.size}")
             )
         else:
             targets.append(RestoreTarget(prefix + key, key, entry.size, entry.sha256))
@@ -200,14 +221,13 @@ def check_backup_set(
         "name": backup_set.name, "bucket": bucket, "prefix": backup_set.prefix,
         "holds": backup_set.holds, "rpo_seconds": rpo_seconds, "sample_seed": seed,
     }
-    listed: dict[str, ListedObject] = {}
+    listed = Listing(prefix)
     try:
         try:
-            listed = list_set(client, bucket=bucket, prefix=prefix, deadline=deadline)
+            listed = list_set(client, bucket=bucket, prefix=prefix, deadline=deadline,
+                              exclude=backup_set.manifest_key)
             manifest = None
             if backup_set.manifest_key:
-                if backup_set.manifest_key.startswith(prefix):
-                    listed.pop(backup_set.manifest_key[len(prefix):], None)
                 manifest = read_manifest(client, bucket=bucket, key=backup_set.manifest_key,
                                          deadline=deadline)
         except S3_ERRORS as err:
@@ -223,13 +243,11 @@ def check_backup_set(
             raise _SetUnusable(str(err)) from err
     except _SetUnusable as unusable:
         result = BackupResult(**base, failures=_failures([("", str(unusable))]))
-        return result, SetCatalog(backup_set.name, bucket, prefix, False, frozenset(listed),
+        return result, SetCatalog(backup_set.name, bucket, prefix, False, frozenset(listed.sizes),
                                   frozenset())
 
     problems: list[tuple[str, str]] = []
-    newest = manifest.created_at if manifest else max(
-        (o.last_modified for o in listed.values()), default=None
-    )
+    newest = manifest.created_at if manifest else listed.newest
     age = None if newest is None else (now - newest).total_seconds()
     if newest is not None and newest > now + CLOCK_SKEW:
         problems.append(("", f"backup time {newest.isoformat()} lies in the future"))
@@ -269,5 +287,5 @@ def check_backup_set(
     log.info("backup set checked", set=backup_set.name, objects=len(checks),
              verified=verified, age_seconds=result.age_seconds, failures=len(problems))
     verified_keys = frozenset(c.relative_key for c in checks if c.verified)
-    return result, SetCatalog(backup_set.name, bucket, prefix, verified, frozenset(listed),
+    return result, SetCatalog(backup_set.name, bucket, prefix, verified, frozenset(listed.sizes),
                               verified_keys)

@@ -100,11 +100,14 @@ def test_a_disk_that_fills_up_mid_restore_is_a_clear_failure(
     keys = [f"set/{i}.bin" for i in range(8)]
     bucket = _bucket_with(credentials, keys, body=b"m" * (1024 * 1024))
     endpoint_url = toxiproxy.proxy("disk-full", upstream=f"127.0.0.1:{credentials.port}")
-    toxiproxy.add_toxic("disk-full", name="slow", kind="bandwidth", rate=1024)
+    toxiproxy.add_toxic("disk-full", name="slow", kind="bandwidth", rate=512)
     endpoint = S3Endpoint(endpoint_url=endpoint_url, max_concurrency=2)
 
     def fill() -> None:  # another program takes the space the restore counted on
-        time.sleep(1.5)
+        ends = time.monotonic() + 60
+        restore = small_disk / "restore"
+        while time.monotonic() < ends and not (restore.is_dir() and any(restore.iterdir())):
+            time.sleep(0.05)  # until the restore has begun writing
         with contextlib.suppress(OSError), (small_disk / "filler").open("wb") as filler:
             while True:
                 filler.write(b"\0" * (1024 * 1024))
