@@ -167,10 +167,6 @@ def _workflow_pods(obj: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Deci
                pod_requests(containers, _mappings(template.get("initContainers"))))
 
 
-def _no_pods(obj: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Decimal]]]:
-    return iter(())
-
-
 # ---- deciding -------------------------------------------------------------------------------
 
 
@@ -490,30 +486,6 @@ def _workflow_insufficient(obj: Mapping[str, Any], ctx: StatusContext) -> dict[s
             "conditions": [{"type": "Stalled", "status": "True", "message": ctx.message}]}
 
 
-def _target_revision(obj: Mapping[str, Any]) -> str:
-    spec = _spec(obj)
-    sources = _mappings(spec.get("sources"))
-    source = _mapping(spec.get("source")) or (sources[0] if sources else {})
-    return str(source.get("targetRevision") or "HEAD")
-
-
-def _application_ready(obj: Mapping[str, Any], ctx: StatusContext) -> dict[str, Any]:
-    return {
-        "health": {"status": "Healthy", "lastTransitionTime": ctx.now},
-        "sync": {"status": "Synced", "revision": _target_revision(obj)},
-        "reconciledAt": ctx.now,
-    }
-
-
-def _application_failed(obj: Mapping[str, Any], ctx: StatusContext) -> dict[str, Any]:
-    return {
-        "health": {"status": "Degraded", "lastTransitionTime": ctx.now,
-                   "message": "Deployment has failed to progress (simulated)"},
-        "sync": {"status": "Synced", "revision": _target_revision(obj)},
-        "reconciledAt": ctx.now,
-    }
-
-
 KUBEFLOW_TRAINING_KINDS = ("PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "PaddleJob", "JAXJob")
 
 SIMULATED_KINDS: dict[tuple[str, str], SimulatedKind] = {
@@ -533,8 +505,5 @@ SIMULATED_KINDS: dict[tuple[str, str], SimulatedKind] = {
                       _train_job_ready, _train_job_failed, _train_job_insufficient),
         SimulatedKind("argoproj.io", "Workflow", _workflow_pods,
                       _workflow_ready, _workflow_failed, _workflow_insufficient),
-        # An Application runs no pods of its own: it can only be ready or fail on purpose.
-        SimulatedKind("argoproj.io", "Application", _no_pods,
-                      _application_ready, _application_failed, _application_ready),
     )
 }

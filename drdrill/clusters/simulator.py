@@ -10,8 +10,7 @@ controller part itself, in-process, for the whole drill:
   any moment of the drill, it watches that kind's objects in all namespaces;
 * each object gets, after the scenario's readiness delay (plus jitter), the status that
   `simulated_kinds` decides: ready, the failure path, or stalled for lack of capacity. It goes
-  through the status subresource when the CRD has one, else into the object itself (Argo CD's
-  Application has none);
+  through the status subresource when the CRD has one, else into the object itself;
 * it writes once per spec and outcome, so its own writes never start it again, and it leaves
   alone an object whose status another manager wrote through the status subresource (a real
   controller).

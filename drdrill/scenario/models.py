@@ -294,6 +294,39 @@ class Engine(StrEnum):
     ARGOCD = "argocd"
 
 
+class ArgoCDHelm(Model):
+    """Helm parameters of an Argo CD source (`spec.source.helm`)."""
+
+    value_files: tuple[StrictStr, ...] = Field(
+        default=(), description="Values files, relative to the source's path (or "
+        "`$<ref>/...` from a source with `ref`).")
+    release_name: StrictStr | None = None
+
+
+class ArgoCDSource(Model):
+    """A further source of a multi-source Application (Argo CD `spec.sources[]`)."""
+
+    repo_url: StrictStr = Field(alias="repoURL", description="A Git or Helm repository.")
+    target_revision: StrictStr = Field(default="HEAD", description="Branch, tag, commit or "
+                                       "chart version.")
+    path: StrictStr | None = None
+    chart: StrictStr | None = None
+    ref: StrictStr | None = Field(default=None, description="Name other sources use for "
+                                  "this one's files in valueFiles (`$<ref>/...`).")
+    helm: ArgoCDHelm | None = None
+
+
+class ArgoCDOptions(Model):
+    """What the Argo CD bootstrap puts in the root Application besides the repository."""
+
+    helm: ArgoCDHelm | None = Field(default=None, description="Helm parameters of the main "
+                                    "source (a chart at `path`).")
+    sources: tuple[ArgoCDSource, ...] = Field(
+        default=(), description="Further sources: the Application becomes multi-source, the "
+        "drill's repository first.")
+    project: Dns1123Label = "default"
+
+
 class GitOpsSpec(Model):
     engine: Engine = Engine.FLUX
     version: StrictStr = Field(description="Bootstrap script version, e.g. 'v2.7'.")
@@ -328,6 +361,9 @@ class GitOpsSpec(Model):
     )
     post_build: PostBuild | None = Field(
         default=None, description="Variables for the root Kustomization (Flux postBuild).")
+    argocd: ArgoCDOptions | None = Field(
+        default=None, description="Argo CD only: Helm values files and further sources of the "
+        "root Application.")
 
     @model_validator(mode="after")
     def _pinned_manifests(self) -> GitOpsSpec:

@@ -21,7 +21,9 @@ from drdrill.engine.context import DrillContext
 from drdrill.engine.phase import PhaseOutcome
 from drdrill.engine.providers import provider_for_info
 from drdrill.errors import BadInputError, PhaseFailure, PrerequisiteError
-from drdrill.gitops.argocd import wait_for_application
+from drdrill.gitops.argocd import request_hard_refresh, wait_for_application
+from drdrill.gitops.argocd_bootstrap import argocd_script_env, expected_remote_commit
+from drdrill.gitops.argocd_local import LocalArgoCD, start_local_argocd
 from drdrill.gitops.bootstrap import (
     BOOTSTRAP_ROOT,
     BootstrapFailed,
@@ -316,6 +318,9 @@ class BootstrapPhase:
                          f"{team.url or f'{team.path} (served on 127.0.0.1)'}")
         if ctx.provider is Provider.KWOK and gitops.engine is Engine.FLUX:
             lines.append("run Flux source-, kustomize- and helm-controller locally (test bed)")
+        if ctx.provider is Provider.KWOK and gitops.engine is Engine.ARGOCD:
+            lines.append("run Argo CD's application-controller and repo-server, and Redis, "
+                         "locally (test bed); hard refresh instead of the 3-minute poll")
         return lines
 
     def run(self, ctx: DrillContext, *, deadline: Deadline) -> PhaseOutcome:
@@ -357,6 +362,14 @@ class BootstrapPhase:
                      "DRDRILL_SUBSTITUTE_FROM": _substitute_from(ctx, gitops)}
             if placement.controllers_in_cluster and gitops.install_manifests is None:
                 install = _components(found, files, folder)
+        else:
+            argocd_folder = Path(tempfile.mkdtemp(prefix="drdrill-argocd-inputs-"))
+            ctx.cleanup.push("remove the Argo CD inputs",
+                             lambda: shutil.rmtree(argocd_folder, True))
+            extra = argocd_script_env(gitops.argocd, folder=argocd_folder,
+                                      local_components=not placement.controllers_in_cluster)
+            if expected_commit is None:
+                expected_commit = expected_remote_commit(url, gitops.ref)
         inputs = BootstrapInputs(
             kubeconfig=info.kubeconfig, context=info.context, repo_url=url, ref_kind=ref_kind,
             ref=ref_value, path=gitops.path, interval=gitops.interval,
@@ -384,6 +397,14 @@ class BootstrapPhase:
                 _remember_processes(ctx, flux.process_groups)
             else:
                 ctx.cleanup.push("stop the local Flux controllers", flux.stop)
+        argocd: LocalArgoCD | None = None
+        if not placement.controllers_in_cluster and gitops.engine is Engine.ARGOCD:
+            argocd = start_local_argocd(kubeconfig=info.kubeconfig, namespace=namespace,
+                                        deadline=deadline)
+            if ctx.options.keep_cluster:
+                _remember_processes(ctx, argocd.process_groups)
+            else:
+                ctx.cleanup.push("stop the local Argo CD components", argocd.stop)
         api = new_api_client(kubeconfig=info.kubeconfig, context=info.context)
         ctx.cleanup.push("close the API client", api.close)
         if gitops.engine is Engine.FLUX:
@@ -403,13 +424,20 @@ class BootstrapPhase:
             ctx.gitops_object = result.kustomization
             revision = result.revision
         else:
-            ctx.gitops_object = wait_for_application(
-                api, namespace=namespace, name=name,
-                accepted_revisions=tuple(r for r in (expected_commit, ref_value) if r),
-                deadline=deadline,
-            )
-            revision = ((ctx.gitops_object.get("status") or {}).get("sync") or {}).get(
-                "revision", ref_value)
+            call_with_retries(lambda: request_hard_refresh(api, namespace=namespace, name=name),
+                              deadline=deadline)
+            try:
+                ctx.gitops_object = wait_for_application(
+                    api, namespace=namespace, name=name, expected_commit=expected_commit,
+                    deadline=deadline)
+            except PhaseFailure:
+                if argocd is not None:
+                    argocd.check_running()  # a dead component is the real reason
+                raise
+            sync = (ctx.gitops_object.get("status") or {}).get("sync") or {}
+            revision = str((sync.get("revisions") or [sync.get("revision") or ref_value])[0])
+            if argocd is not None:
+                log.info("argo cd components' resident memory", bytes=argocd.resident_memory())
         ctx.bootstrap = ctx.bootstrap.model_copy(update={"revision": revision})
         return PhaseOutcome.passed(f"{gitops.engine.value} applied {revision}")
 

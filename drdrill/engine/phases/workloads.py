@@ -13,14 +13,14 @@ from typing import Any
 from drdrill.engine.context import DrillContext
 from drdrill.engine.phase import PhaseOutcome
 from drdrill.errors import PhaseFailure
+from drdrill.gitops.argocd_tree import ArgoRef, expand_application_tree
 from drdrill.health import (
     ObjectRef,
     Selection,
     is_workload,
-    refs_from_argocd_resources,
     wait_until_healthy,
 )
-from drdrill.health.closure import AppliedObject, AppliedTree, expand_applied_tree
+from drdrill.health.closure import AppliedObject, AppliedTree, Layer, expand_applied_tree
 from drdrill.health.collection import fetch_objects
 from drdrill.health.custom_rules import RuleBook
 from drdrill.health.pod_failures import PodPolicy
@@ -39,18 +39,11 @@ def applied_refs(ctx: DrillContext, *, api: Any, deadline: Deadline) -> AppliedT
     """Everything Git applied, each object with the chain of GitOps objects that applied it:
     for Flux the closure of the Kustomization inventories and Helm releases under the root."""
     gitops, obj = ctx.scenario.spec.gitops, ctx.gitops_object or {}
-    status = obj.get("status") or {}
     if gitops is not None and gitops.engine is Engine.ARGOCD:
-        metadata = obj.get("metadata") or {}
-        application = ObjectRef(str(obj.get("apiVersion", "argoproj.io/v1alpha1")),
-                                "Application", metadata.get("namespace"),
-                                str(metadata.get("name", "")))
-        return AppliedTree(objects=tuple(
-            AppliedObject(ref, (application,))
-            for ref in refs_from_argocd_resources(status.get("resources") or [])
-        ), layers=())
-    tree = expand_applied_tree(api_client=api, root=obj, root_ready_at=time.monotonic(),
-                               deadline=deadline)
+        tree = argocd_applied_tree(api, root=obj, deadline=deadline)
+    else:
+        tree = expand_applied_tree(api_client=api, root=obj, root_ready_at=time.monotonic(),
+                                   deadline=deadline)
     if ctx.bootstrap is not None:
         origin = ctx.clock.started_monotonic
         ctx.bootstrap = ctx.bootstrap.model_copy(update={"layers": [
@@ -62,6 +55,23 @@ def applied_refs(ctx: DrillContext, *, api: Any, deadline: Deadline) -> AppliedT
                                                              x.ready_at or 0.0))
         ]})
     return tree
+
+
+def argocd_applied_tree(api: Any, *, root: dict[str, Any], deadline: Deadline) -> AppliedTree:
+    """Argo CD: the root Application's resources, through child Applications (app of apps,
+    ApplicationSets) to any depth, in the same tree shape as Flux's closure."""
+    found = expand_application_tree(api_client=api, root=root, root_ready_at=time.monotonic(),
+                                    deadline=deadline)
+
+    def ref(argo: ArgoRef) -> ObjectRef:
+        return ObjectRef(argo.api_version, argo.kind, argo.namespace, argo.name)
+
+    return AppliedTree(
+        objects=tuple(AppliedObject(ref(o.ref), tuple(ref(a) for a in o.appliers))
+                      for o in found.objects),
+        layers=tuple(Layer(ref=ref(layer.ref), appliers=tuple(ref(a) for a in layer.appliers),
+                           depends_on=(), ready_at=layer.ready_at, problem=layer.problem)
+                     for layer in found.layers))
 
 
 def _fetch_applied(api: Any, refs: list[ObjectRef]) -> list[dict[str, Any]]:
@@ -96,7 +106,9 @@ def _stopped_results(tree: AppliedTree, selection: Selection) -> list[WorkloadRe
     """Layers Flux gave up on (or that wait on one that did): their verdict is final."""
     return [WorkloadResult(kind=layer.ref.kind, namespace=layer.ref.namespace,
                            name=layer.ref.name, healthy=False,
-                           reason=layer.problem or "", rule="flux", chain=layer.chain)
+                           reason=layer.problem or "",
+                           rule="argocd" if layer.ref.group == "argoproj.io" else "flux",
+                           chain=layer.chain)
             for layer in tree.stopped() if selection.keeps(layer.ref)]
 
 

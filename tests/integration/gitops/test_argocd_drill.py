@@ -1,63 +1,210 @@
-"""The Argo CD path on the local cluster: real CRDs and script, simulated Application status.
-
-Argo CD cannot be built here, so drdrill's simulated operator plays its controller: Synced and
-Healthy at the requested revision, or Degraded for an Application labelled
-drdrill.dev/simulate=fail. The real controllers run in the opt-in kind test.
+"""Real Argo CD on the local cluster: the test bed's application-controller and repo-server (and
+Redis) run as local processes against the kwok apiserver; nothing about the Application is
+simulated, so every status asserted here is Argo CD's own.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
+import yaml
+
+from drdrill.gitops.gitserver import ServedRepository, serve_repository
+from drdrill.testbed import testbed_dir
 from tests.integration.gitops.drills import (
     CONFIGMAP,
     NAMESPACE,
     base_env,
+    deployment,
     phase,
     run_drill,
-    write_repo,
     write_scenario,
 )
 
-# The bundled script, with the Application labelled for the failure path when it is created
-# (a label added afterwards would race with a Healthy status the drill may already have read).
-LABELS = "labels: {app.kubernetes.io/managed-by: drdrill}"
-FAILING_LABELS = "labels: {app.kubernetes.io/managed-by: drdrill, drdrill.dev/simulate: fail}"
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not (testbed_dir() / "bin" / "argocd").is_file(),
+                       reason="the test bed has no Argo CD build: run `make testbed`"),
+]
+
+ARGOCD = {"engine": "argocd", "version": "v3.1", "root": {}}
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@localhost", "GIT_CONFIG_GLOBAL": "/dev/null"}
 
 
-def test_application_synced_and_healthy_passes_bootstrap(tmp_path: Path) -> None:
-    write_repo(tmp_path, [NAMESPACE, CONFIGMAP])
-    scenario = write_scenario(tmp_path, name="argo-pass",
-                              gitops={"engine": "argocd", "version": "v3.1"})
-    _, report = run_drill(scenario, env=base_env(tmp_path))
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=True, env={**os.environ, **GIT_ENV})
+    return done.stdout.strip()
+
+
+def write_app(repo: Path, path: str, objects: list[dict[str, Any]]) -> None:
+    folder = repo / path
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "objects.yaml").write_text(yaml.safe_dump_all(objects, sort_keys=False))
+    (folder / "kustomization.yaml").write_text(yaml.safe_dump(
+        {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+         "resources": ["objects.yaml"]}))
+
+
+def commit(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def new_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "platform"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    return repo
+
+
+def argocd_drill(tmp_path: Path, *, name: str, path: str, ref: dict[str, str] | None = None,
+                 repository: dict[str, str] | None = None,
+                 sla: dict[str, Any] | None = None) -> dict[str, Any]:
+    gitops = {**ARGOCD, "path": path, "ref": ref or {"branch": "main"},
+              "repository": repository or {"path": "./platform"}}
+    scenario = write_scenario(tmp_path, name=name, gitops=gitops, sla=sla or {
+        "rto": "5m", "phases": {"bootstrap": "3m", "workloads": "90s"}})
+    result, report = run_drill(scenario, env=base_env(tmp_path))
+    assert report, result.stderr[-3000:]
+    return report
+
+
+def workloads_by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f"{w['kind']} {w['namespace'] or ''}/{w['name']}": w for w in report["workloads"]}
+
+
+@pytest.mark.parametrize("ref_kind", ["branch", "tag"])
+def test_kustomize_app_passes_at_the_commit_its_ref_resolves_to(tmp_path: Path,
+                                                                ref_kind: str) -> None:
+    repo = new_repo(tmp_path)
+    write_app(repo, "apps/serving", [NAMESPACE, CONFIGMAP, deployment("serve", replicas=2)])
+    tagged = commit(repo, "serving v1")
+    git(repo, "tag", "-a", "v1.0.0", "-m", "release v1.0.0")
+    write_app(repo, "apps/serving", [NAMESPACE, CONFIGMAP, deployment("serve", replicas=2),
+                                     deployment("train")])
+    head = commit(repo, "serving v2: a training deployment")
+    ref, expected = ({"branch": "main"}, head) if ref_kind == "branch" else (
+        {"tag": "v1.0.0"}, tagged)
+
+    report = argocd_drill(tmp_path, name=f"argo-{ref_kind}", path="apps/serving", ref=ref)
+
+    assert phase(report, "bootstrap")["status"] == "passed", phase(report, "bootstrap")
+    assert report["bootstrap"]["revision"] == expected  # Argo CD's resolved SHA
+    assert phase(report, "workloads")["status"] == "passed", phase(report, "workloads")
+    found = workloads_by_name(report)
+    assert found["Deployment ml-serving/serve"]["chain"] == [
+        "Application argocd/platform", "Deployment ml-serving/serve"]
+    assert ("Deployment ml-serving/train" in found) is (ref_kind == "branch")
+    assert not report["simulation"]["customResources"]  # nothing about Argo CD is simulated
+    assert report["verdict"] == "pass"
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Path, ServedRepository]]:
+    """A repository given to the drill by URL: app-of-apps children must name that URL."""
+    repo = new_repo(tmp_path)
+    (repo / "README").write_text("platform\n")
+    commit(repo, "empty")
+    server = serve_repository(repo)
+    try:
+        yield repo, server
+    finally:
+        server.stop()
+
+
+def child_application(name: str, *, url: str, path: str) -> dict[str, Any]:
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": name, "namespace": "argocd"},
+            "spec": {"project": "default",
+                     "source": {"repoURL": url, "targetRevision": "main", "path": path},
+                     "destination": {"server": "https://kubernetes.default.svc"},
+                     "syncPolicy": {"automated": {"prune": True},
+                                    "syncOptions": ["CreateNamespace=true"]}}}
+
+
+def test_app_of_apps_lists_the_childrens_workloads(
+        tmp_path: Path, served: tuple[Path, ServedRepository]) -> None:
+    repo, server = served
+    write_app(repo, "apps/serving", [NAMESPACE, deployment("serve")])
+    training = deployment("train")
+    training["metadata"]["namespace"] = "ml-training"
+    write_app(repo, "apps/training", [training])
+    write_app(repo, "apps/root", [child_application("serving", url=server.url,
+                                                    path="apps/serving"),
+                                  child_application("training", url=server.url,
+                                                    path="apps/training")])
+    head = commit(repo, "app of apps")
+
+    report = argocd_drill(tmp_path, name="argo-app-of-apps", path="apps/root",
+                          repository={"url": server.url})
+
+    assert report["bootstrap"]["revision"] == head  # resolved with git ls-remote by drdrill
+    assert phase(report, "workloads")["status"] == "passed", phase(report, "workloads")
+    found = workloads_by_name(report)
+    assert found["Deployment ml-serving/serve"]["chain"] == [
+        "Application argocd/platform", "Application argocd/serving",
+        "Deployment ml-serving/serve"]
+    assert found["Deployment ml-training/train"]["chain"] == [
+        "Application argocd/platform", "Application argocd/training",
+        "Deployment ml-training/train"]
+    layers = {layer["name"] for layer in report["bootstrap"]["layers"]}
+    assert layers == {"platform", "serving", "training"}
+
+
+def test_manifest_the_apiserver_rejects_fails_the_sync_with_argo_cds_message(
+        tmp_path: Path) -> None:
+    repo = new_repo(tmp_path)
+    bad = {"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "Not_A_Valid_Name", "namespace": "ml-serving"}}
+    write_app(repo, "apps/bad", [NAMESPACE, bad])
+    commit(repo, "bad name")
+
+    report = argocd_drill(tmp_path, name="argo-rejected", path="apps/bad")
+
     bootstrap = phase(report, "bootstrap")
-    assert bootstrap["status"] == "passed", bootstrap
-    assert report["bootstrap"]["engine"] == "argocd"
-    assert report["bootstrap"]["revision"] == "main"
-    [application] = report["simulation"]["customResources"]
-    assert (application["kind"], application["name"], application["outcome"]) == (
-        "Application", "platform", "ready")
-    # Simulated status lists no resources: the drill says so instead of passing on nothing.
-    workloads = phase(report, "workloads")
-    assert workloads["status"] == "failed"
-    assert "applied no workloads" in workloads["message"]
+    assert bootstrap["status"] == "failed"
+    assert "Application sync failed" in bootstrap["message"], bootstrap
+    assert "Not_A_Valid_Name" in bootstrap["message"]
     assert report["verdict"] == "fail"
 
 
-def test_degraded_application_fails_bootstrap_early(tmp_path: Path) -> None:
-    bundled = Path(__file__).resolve().parents[3] / "bootstrap" / "argocd" / "v3.1" / "bootstrap.sh"
-    script = tmp_path / "scripts" / "argocd" / "v3.1-degraded" / "bootstrap.sh"
-    script.parent.mkdir(parents=True)
-    bundled_text = bundled.read_text()
-    assert LABELS in bundled_text
-    script.write_text(bundled_text.replace(LABELS, FAILING_LABELS))
-    write_repo(tmp_path, [NAMESPACE, CONFIGMAP])
-    scenario = write_scenario(
-        tmp_path, name="argo-degraded",
-        gitops={"engine": "argocd", "version": "v3.1-degraded", "bootstrapDir": "./scripts"},
-    )
-    _, report = run_drill(scenario, env=base_env(tmp_path))
+def test_unknown_path_ends_with_the_comparison_error_inside_the_budget(tmp_path: Path) -> None:
+    repo = new_repo(tmp_path)
+    write_app(repo, "apps/serving", [NAMESPACE, deployment("serve")])
+    commit(repo, "serving")
+
+    report = argocd_drill(tmp_path, name="argo-no-path", path="apps/nowhere")
+
     bootstrap = phase(report, "bootstrap")
     assert bootstrap["status"] == "failed"
-    assert "Degraded" in bootstrap["message"] and "(simulated)" in bootstrap["message"]
-    assert bootstrap["durationSeconds"] < 60
+    assert "ComparisonError" in bootstrap["message"], bootstrap
+    assert bootstrap["durationSeconds"] < 180
+
+
+def test_a_failing_job_makes_the_application_degraded_and_the_drill_fail(tmp_path: Path) -> None:
+    repo = new_repo(tmp_path)
+    job = {"apiVersion": "batch/v1", "kind": "Job",
+           "metadata": {"name": "migrate", "namespace": "ml-serving"},
+           "spec": {"backoffLimit": 0, "template": {
+               "metadata": {"labels": {"drdrill.dev/simulate": "fail"}},
+               "spec": {"restartPolicy": "Never",
+                        "containers": [{"name": "c", "image": "example.com/migrate:1"}]}}}}
+    write_app(repo, "apps/jobs", [NAMESPACE, job])
+    commit(repo, "a failing job")
+
+    report = argocd_drill(tmp_path, name="argo-degraded", path="apps/jobs")
+
+    bootstrap = phase(report, "bootstrap")
+    assert bootstrap["status"] == "failed"
+    assert "Application Degraded" in bootstrap["message"], bootstrap
+    assert "Job ml-serving/migrate" in bootstrap["message"]
+    assert "(simulated)" not in bootstrap["message"]
+    assert report["verdict"] == "fail"

@@ -44,7 +44,8 @@ def simulate(obj: dict[str, Any], *, pools: tuple[NodePool, ...] = POOLS,
 def test_every_kind_with_an_ml_rule_is_simulated() -> None:
     from drdrill.health.ml_rules import ML_RULES
 
-    assert set(ML_RULES) == set(SIMULATED_KINDS)
+    # Argo CD's Application is not simulated: the real application-controller runs on kwok.
+    assert set(ML_RULES) - {("argoproj.io", "Application")} == set(SIMULATED_KINDS)
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
@@ -187,11 +188,3 @@ def test_a_failure_request_wins_over_capacity() -> None:
 ])
 def test_failure_selector(metadata: dict[str, Any], wanted: bool) -> None:
     assert failure_requested({"metadata": metadata}) is wanted
-
-
-def test_application_echoes_the_target_revision() -> None:
-    from drdrill.gitops.argocd import application_readiness
-
-    _, written = simulate(sample("Application"), generation=None)
-    assert application_readiness(written, accepted_revisions=("main",)).ready
-

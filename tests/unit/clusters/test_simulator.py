@@ -56,13 +56,13 @@ def test_crds_that_are_not_served(definition: dict[str, Any]) -> None:
 
 
 def test_the_served_storage_version_is_used_and_its_subresources_read() -> None:
-    served = served_kind(crd("argoproj.io", "Application", versions=[
+    served = served_kind(crd("argoproj.io", "Workflow", versions=[
         {"name": "v1alpha0", "served": True, "storage": False, "subresources": {"status": {}}},
         {"name": "v1alpha1", "served": True, "storage": True},
     ]))
     assert served is not None
     assert served.api_version == "argoproj.io/v1alpha1"
-    assert not served.status_subresource  # Argo CD's Application: status goes in the object
+    assert not served.status_subresource  # Argo's Workflow: status goes in the object
     only_old = served_kind(crd("kubeflow.org", "MPIJob", versions=[
         {"name": "v2beta1", "served": True, "storage": False},
         {"name": "v1", "served": False, "storage": True},

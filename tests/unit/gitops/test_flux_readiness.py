@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from drdrill.gitops.argocd import application_readiness
 from drdrill.gitops.flux import commit_of, kustomization_readiness, source_readiness
 
 SHA = "ea9219ac517553a2439812a42de30e4991a2901b"
@@ -85,25 +84,3 @@ def test_kustomization_failure_on_the_current_revision(reason: str) -> None:
                         conditions=[ready("False", reason, "kustomization path not found")])
     state = kustomization_readiness(kustomization, source_revision=REV)
     assert state.failure is not None and "path not found" in state.failure
-
-
-@pytest.mark.parametrize(
-    ("status", "ready_state", "failed"),
-    [
-        ({"health": {"status": "Healthy"}, "sync": {"status": "Synced", "revision": SHA}},
-         True, False),
-        ({"health": {"status": "Healthy"}, "sync": {"status": "Synced", "revision": "main"}},
-         True, False),
-        ({"health": {"status": "Progressing"}, "sync": {"status": "OutOfSync"}}, False, False),
-        ({"health": {"status": "Degraded", "message": "crash"}, "sync": {"status": "Synced"}},
-         False, True),
-        ({"health": {"status": "Healthy"}, "sync": {"status": "Synced", "revision": "f" * 40}},
-         False, False),
-        ({"operationState": {"phase": "Failed", "message": "bad manifest"}}, False, True),
-    ],
-    ids=["commit", "ref-name", "progressing", "degraded", "other-commit", "sync-failed"],
-)
-def test_argocd_application(status: dict[str, Any], ready_state: bool, failed: bool) -> None:
-    state = application_readiness({"status": status}, accepted_revisions=(SHA, "main"))
-    assert state.ready is ready_state
-    assert (state.failure is not None) is failed
