@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from drdrill.engine.publish import PublishSettings, publish_outcome
 from drdrill.errors import BadInputError
@@ -18,6 +19,13 @@ from tests.report_samples import make_report
 from tests.webhook_receiver import Hook
 
 TOKEN = "T0KEN-b7c1d2e3f4a5"  # what a webhook URL hides
+
+
+@pytest.fixture(autouse=True)
+def _logs_back_to_defaults() -> Iterator[None]:
+    """These tests point the logs at pytest's captured stderr, which closes after them."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture
