@@ -48,6 +48,8 @@ def argocd_script_env(options: ArgoCDOptions | None, *, local_components: bool,
         sources.write_text("".join(f"- {json.dumps(_source(s), sort_keys=True)}\n"
                                    for s in options.sources))
         env["DRDRILL_EXTRA_SOURCES_FILE"] = str(sources)
+        if options.ref:
+            env["DRDRILL_SOURCE_REF"] = options.ref
     return env
 
 

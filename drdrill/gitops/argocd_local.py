@@ -159,6 +159,8 @@ def start_local_argocd(*, kubeconfig: Path, namespace: str, deadline: Deadline,
             "TMPDIR": str(workdir / "tmp"),
             "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
             "ARGOCD_GPG_ENABLED": "false",
+            # Its default is a fixed /tmp path: two drills side by side would share it.
+            "ARGOCD_ASK_PASS_SOCK": str(workdir / "askpass.sock"),
             **mounted,
         }
         _start(argocd, Command((

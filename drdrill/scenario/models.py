@@ -324,6 +324,9 @@ class ArgoCDOptions(Model):
     sources: tuple[ArgoCDSource, ...] = Field(
         default=(), description="Further sources: the Application becomes multi-source, the "
         "drill's repository first.")
+    ref: StrictStr | None = Field(default=None, description="With sources: the name the "
+                                  "further sources' valueFiles use for the drill's repository "
+                                  "(`$<ref>/...`).")
     project: Dns1123Label = "default"
 
 

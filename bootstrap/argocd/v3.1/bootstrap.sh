@@ -24,6 +24,8 @@
 #   DRDRILL_HELM_RELEASE_NAME              optional: the Helm release name
 #   DRDRILL_EXTRA_SOURCES_FILE             optional: further sources (multi-source), a file of
 #                                          "- {<source as JSON>}" lines
+#   DRDRILL_SOURCE_REF                     optional, with further sources: the `ref` name of
+#                                          the drill's repository (for `$<ref>/` values files)
 #   DRDRILL_SECRET_SSH_KEY_FILE            optional: ssh private key for the repository
 #   DRDRILL_SECRET_KNOWN_HOSTS_FILE        optional: known_hosts lines for its host
 #   DRDRILL_SECRET_USERNAME_FILE, DRDRILL_SECRET_PASSWORD_FILE   optional: https basic auth
@@ -78,7 +80,8 @@ if [[ -n "${DRDRILL_HELM_VALUE_FILES:-}" ]]; then
   mapfile -t value_files <<<"$DRDRILL_HELM_VALUE_FILES"
 fi
 for value in "$name" "$namespace" "$project" "$DRDRILL_REPO_URL" "$DRDRILL_REF" \
-             "$DRDRILL_PATH" "${DRDRILL_HELM_RELEASE_NAME:-}" "${value_files[@]}"; do
+             "$DRDRILL_PATH" "${DRDRILL_HELM_RELEASE_NAME:-}" "${DRDRILL_SOURCE_REF:-}" \
+             "${value_files[@]}"; do
   yaml_str "$value" >/dev/null
 done
 
@@ -206,6 +209,8 @@ main_source() {
   echo "${first}repoURL: $(yaml_str "$DRDRILL_REPO_URL")"
   echo "${indent}targetRevision: $(yaml_str "$DRDRILL_REF")"
   echo "${indent}path: $(yaml_str "$DRDRILL_PATH")"
+  [[ -n "${DRDRILL_EXTRA_SOURCES_FILE:-}" && -n "${DRDRILL_SOURCE_REF:-}" ]] &&
+    echo "${indent}ref: $(yaml_str "$DRDRILL_SOURCE_REF")"
   if (( ${#value_files[@]} )) || [[ -n "${DRDRILL_HELM_RELEASE_NAME:-}" ]]; then
     echo "${indent}helm:"
     [[ -n "${DRDRILL_HELM_RELEASE_NAME:-}" ]] &&

@@ -16,6 +16,7 @@ import yaml
 
 from drdrill.gitops.gitserver import ServedRepository, serve_repository
 from drdrill.testbed import testbed_dir
+from tests.integration.gitops.charts import package_chart, serve_charts, write_index
 from tests.integration.gitops.drills import (
     CONFIGMAP,
     NAMESPACE,
@@ -66,10 +67,11 @@ def new_repo(tmp_path: Path) -> Path:
 
 
 def argocd_drill(tmp_path: Path, *, name: str, path: str, ref: dict[str, str] | None = None,
-                 repository: dict[str, str] | None = None,
-                 sla: dict[str, Any] | None = None) -> dict[str, Any]:
+                 repository: dict[str, str] | None = None, sla: dict[str, Any] | None = None,
+                 argocd: dict[str, Any] | None = None) -> dict[str, Any]:
     gitops = {**ARGOCD, "path": path, "ref": ref or {"branch": "main"},
-              "repository": repository or {"path": "./platform"}}
+              "repository": repository or {"path": "./platform"},
+              **({"argocd": argocd} if argocd else {})}
     scenario = write_scenario(tmp_path, name=name, gitops=gitops, sla=sla or {
         "rto": "5m", "phases": {"bootstrap": "3m", "workloads": "90s"}})
     result, report = run_drill(scenario, env=base_env(tmp_path))
@@ -208,3 +210,30 @@ def test_a_failing_job_makes_the_application_degraded_and_the_drill_fail(tmp_pat
     assert "Job ml-serving/migrate" in bootstrap["message"]
     assert "(simulated)" not in bootstrap["message"]
     assert report["verdict"] == "fail"
+
+
+def test_helm_chart_from_a_chart_repository_with_values_from_git(tmp_path: Path) -> None:
+    charts = tmp_path / "charts"
+    charts.mkdir()
+    package_chart(charts, name="iris", version="0.1.0")
+    write_index(charts)
+    repo = new_repo(tmp_path)
+    write_app(repo, "apps/base", [NAMESPACE])
+    (repo / "apps" / "values").mkdir(parents=True)
+    (repo / "apps" / "values" / "iris.yaml").write_text(yaml.safe_dump(
+        {"replicas": 2, "image": "example.com/iris:2", "modelUri": "s3://models/iris/"}))
+    commit(repo, "iris from the chart repository, values from Git")
+
+    with serve_charts(charts) as chart_repo:
+        report = argocd_drill(tmp_path, name="argo-helm", path="apps/base", argocd={
+            "ref": "values",
+            "sources": [{"repoURL": chart_repo.url, "chart": "iris", "targetRevision": "0.1.0",
+                         "helm": {"releaseName": "iris",
+                                  "valueFiles": ["$values/apps/values/iris.yaml"]}}]})
+
+    assert phase(report, "bootstrap")["status"] == "passed", phase(report, "bootstrap")
+    assert phase(report, "workloads")["status"] == "passed", phase(report, "workloads")
+    found = workloads_by_name(report)
+    iris = next(w for key, w in found.items() if key.startswith("Deployment ") and
+                w["name"] == "iris")
+    assert iris["healthy"] and iris["chain"][0] == "Application argocd/platform"
