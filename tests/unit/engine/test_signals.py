@@ -98,6 +98,7 @@ def test_sigterm_during_teardown_is_obeyed_by_hurrying(tmp_path: Path) -> None:
     still stop what the drill started."""
     ctx = make_context(tmp_path)
     process = start_process(Command(STUBBORN))
+    time.sleep(0.3)  # until bash has set its trap: before that, SIGTERM ends it at once
 
     def slow_undo() -> None:
         threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
