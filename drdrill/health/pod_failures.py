@@ -16,7 +16,9 @@ first failure is not always the last:
 * **No room.** An unschedulable pod is terminal when the scheduler says resources are
   insufficient, unless an autoscaled node pool could add a node that fits it: then the drill
   waits for the scale-up and says so.
-* **Crash loops.** CrashLoopBackOff is terminal after `crash_loop_restarts` restarts.
+* **Crash loops.** CrashLoopBackOff is terminal after `crash_loop_restarts` restarts. The
+  kubelet of Kubernetes 1.35 (seen on kind) keeps showing the container `terminated` (non-zero
+  exit code) between back-off restarts instead of `waiting: CrashLoopBackOff`: that counts too.
 
 A pod in phase `Failed` is *not* terminal by itself: a Job retries up to its `backoffLimit`,
 and the Job's own `Failed` condition decides.
@@ -121,6 +123,12 @@ class PodJudge:
                 waiting_notes.append(f"container {container}: {what}; terminal in "
                                      f"{ends - now:.0f}s unless it appears")
                 recheck = ends if recheck is None else min(recheck, ends)
+        for container, restarts, code, reason in _crashed_containers(pod):
+            if restarts >= self.policy.crash_loop_restarts:
+                return PodVerdict(failure=(
+                    f"container {container}: CrashLoopBackOff after {restarts} restarts "
+                    f"(exited {code}: {reason})"
+                ))
         for container in list(memory.config_error_since):
             if container not in seen_config_errors:
                 del memory.config_error_since[container]
@@ -167,6 +175,23 @@ def _missing_config(message: str) -> str:
     if match := _MISSING_KEY.search(message):
         return f"key {match.group(1)} missing in {match.group(2)} {match.group(3)}"
     return f"CreateContainerConfigError: {message or 'no message'}"
+
+
+def _crashed_containers(pod: Mapping[str, Any]) -> Iterator[tuple[str, int, int, str]]:
+    """Containers that exited non-zero and wait to be restarted (name, restarts, exit code,
+    reason)."""
+    statuses = status_field(pod, "status.containerStatuses", ())
+    for status in statuses if isinstance(statuses, list) else ():
+        if not isinstance(status, Mapping):
+            continue
+        terminated = status_field(status, "state.terminated")
+        restarts = status.get("restartCount")
+        if not isinstance(terminated, Mapping) or not isinstance(restarts, int):
+            continue
+        code = terminated.get("exitCode")
+        if isinstance(code, int) and code != 0:
+            yield (str(status.get("name") or "?"), restarts, code,
+                   str(terminated.get("reason") or "no reason"))
 
 
 def _waiting_containers(pod: Mapping[str, Any]) -> Iterator[tuple[str, int, str, str]]:

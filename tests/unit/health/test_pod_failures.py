@@ -144,3 +144,22 @@ def test_insufficient_waits_only_for_an_autoscaled_pool_that_could_run_it(
     assert (verdict.failure is not None) is terminal, verdict
     if not terminal:
         assert verdict.waiting is not None and "scale-up" in verdict.waiting
+
+
+def _terminated(restarts: int, code: int) -> dict[str, Any]:
+    container = {"name": "main", "restartCount": restarts,
+                 "state": {"terminated": {"exitCode": code, "reason": "Error"}}}
+    return obj("v1", "Pod", status={"phase": "Running", "containerStatuses": [container]})
+
+
+@pytest.mark.parametrize(("pod", "failure"), [
+    pytest.param(_terminated(3, 1), "container main: CrashLoopBackOff after 3 restarts "
+                 "(exited 1: Error)", id="terminated-between-restarts-at-threshold"),
+    pytest.param(_terminated(2, 1), None, id="terminated-below-threshold"),
+    pytest.param(_terminated(5, 0), None, id="exited-zero-is-no-crash"),
+])
+def test_a_crash_loop_shown_as_terminated_between_restarts_counts(
+    pod: dict[str, Any], failure: str | None
+) -> None:
+    # Kubernetes 1.35's kubelet shows the last termination while it backs off a restart.
+    assert assess_pod_failure(pod, crash_loop_restarts=3) == failure
