@@ -90,6 +90,14 @@ def _simulation_lines(simulation: Simulation) -> list[str]:
     return lines[:-1] if lines[-1] == "" else lines
 
 
+def _git_ref(report: DrillReport) -> str:
+    """` Git ref: tag v1.4.0 (--ref tag=v1.4.0).`; nothing when the report has no ref."""
+    if not report.git_ref:
+        return ""
+    override = f" (--ref {_cell(report.ref_override)})" if report.ref_override else ""
+    return f" Git ref: {_cell(report.git_ref)}{override}."
+
+
 def render_markdown(report: DrillReport) -> str:
     rto, rpo = report.rto, report.rpo
     rto_note = report.rto_note()
@@ -97,7 +105,7 @@ def render_markdown(report: DrillReport) -> str:
         f"## drdrill `{report.drill}`: {_cell(report.verdict_label())}",
         "",
         f"{_cell(report.summary)}. Provider `{report.provider}`, started "
-        f"{report.started_at.isoformat()}.",
+        f"{report.started_at.isoformat()}." + _git_ref(report),
         "",
         f"- **RTO** {_seconds(rto.actual_seconds)} of {_seconds(rto.budget_seconds)}: "
         f"{'met' if rto.met else 'NOT met'}" + (f" ({rto_note})" if rto_note else ""),

@@ -53,3 +53,12 @@ def test_without_override_the_scenario_ref_is_recorded(tmp_path: Path) -> None:
                        report_dir=tmp_path).report
     assert report.ref_override is None
     assert report.git_ref is not None
+
+
+def test_markdown_and_html_say_which_ref_was_drilled(tmp_path: Path) -> None:
+    ctx = make_context(tmp_path)
+    ctx.scenario = with_ref(ctx.scenario, parse_ref_override("tag=v1.4.0"))
+    ctx.options = replace(ctx.options, ref_override="tag=v1.4.0")
+    paths = run_drill(ctx, [FakePhase("cluster")], report_dir=tmp_path).paths
+    assert "Git ref: tag v1.4.0 (--ref tag=v1.4.0)." in paths.markdown.read_text()
+    assert "Git ref tag v1.4.0 (<code>--ref tag=v1.4.0</code>)" in paths.html.read_text()
