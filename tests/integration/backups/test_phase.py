@@ -99,5 +99,5 @@ def test_expired_deadline_never_passes(s3_credentials: S3Server, tmp_path: Path)
     put_set(client, bucket, {"a.bin": payload("a"), "b.bin": payload("b")})
     ctx = _context(write_scenario(tmp_path, s3_credentials, [backup_set(bucket)]), tmp_path)
     # The listing itself stops at the deadline now (before any object is restored).
-    with pytest.raises(PhaseFailure, match="time budget ran out|within the phase budget"):
+    with pytest.raises(PhaseFailure, match=r"time budget ran out|within the phase budget"):
         BackupsPhase().run(ctx, deadline=Deadline.after(0.0))
