@@ -180,12 +180,15 @@ def run_interrupted(scenario: Path, interruption: Interruption | None, *, env: d
                         with contextlib.suppress(ProcessLookupError):
                             os.kill(proc.pid, interruption.signum)
             time.sleep(0.1)
-        stdout, _ = proc.communicate(timeout=max(5.0, timeout - (time.monotonic() - started)))
+        if proc.poll() is None:  # out of time: a SIGTERM lets drdrill clean up, as CI would
+            os.kill(proc.pid, signal.SIGTERM)
+        stdout, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
+            kill_leaked(sorted(watch.pids))
     seconds = time.monotonic() - started
     time.sleep(0.5)  # a Go program's last threads may still be closing their sockets
     report = _latest_report(reports, scenario)

@@ -139,12 +139,17 @@ def test_an_interrupted_command_outside_run_exits_3(tmp_path: Path, signum: int)
     os.mkfifo(fifo)  # `validate` blocks opening it: a command interrupted while loading
     child = subprocess.Popen([sys.executable, "-m", "drdrill", "validate", str(fifo)], cwd=ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wchan = Path(f"/proc/{child.pid}/wchan")
-    ends = time.monotonic() + 60
-    while wchan.read_text() != "wait_for_partner" and time.monotonic() < ends:
-        time.sleep(0.1)  # until it waits in open() for the FIFO's other end
-    child.send_signal(signum)
-    _, err = child.communicate(timeout=30)
+    try:
+        wchan = Path(f"/proc/{child.pid}/wchan")
+        ends = time.monotonic() + 60
+        while wchan.read_text() != "wait_for_partner" and time.monotonic() < ends:
+            time.sleep(0.1)  # until it waits in open() for the FIFO's other end
+        child.send_signal(signum)
+        _, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=10)
     assert child.returncode == 3, err
     assert err.strip().splitlines() == [
         f"drdrill error: interrupted by {signal.Signals(signum).name}"]
