@@ -26,6 +26,7 @@ install: $(STAMP)
 
 testbed:
 	bash testbed/build.sh
+	bash testbed/kind/build.sh
 
 demo: install testbed
 	$(BIN)/python scenarios/demo/run_demo.py --report-dir reports

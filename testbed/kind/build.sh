@@ -252,9 +252,12 @@ mkdir -p "$STAGE/images" "$STAGE/flux"
 
 # import_image TAG ROOTFS_DIR [--change ...]: tar the folder into Docker as TAG
 import_image() {
-  local tag=$1 root=$2
+  local tag=$1 root=$2 old
   shift 2
+  old=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
   tar --numeric-owner --xattrs -C "$root" -c . | docker import "$@" - "$tag" >/dev/null
+  # a rebuild leaves the previous image untagged: remove it (kept while another tag uses it)
+  [[ -z $old ]] || docker rmi "$old" >/dev/null 2>&1 || true
   echo "$tag" >>"$STAGE/images.txt"
 }
 
@@ -358,7 +361,8 @@ log "  done in $((SECONDS - t0)) s"
 
 # ---------------------------------------------------------------------------------------------
 # The node image: kind's base image files on a Debian root file system, the Kubernetes node
-# binaries, CNI plugins, and the control-plane images preloaded into containerd's store.
+# binaries, CNI plugins, and the control-plane and Flux images preloaded into containerd's
+# store (Flux's pods start without a `kind load`).
 # ---------------------------------------------------------------------------------------------
 t0=$SECONDS
 log "node root file system (Debian $DEBIAN_SUITE, mmdebstrap) ..."
@@ -415,7 +419,7 @@ drdrill-cni.service instead of kindnetd), CoreDNS $COREDNS_VERSION, etcd $ETCD_V
 EOF
 rm -rf "$ROOT/var/cache/apt/"* "$ROOT/var/lib/apt/lists/"*
 
-log "preloading the control-plane images into the node's containerd store ..."
+log "preloading the control-plane and Flux images into the node's containerd store ..."
 CTRD=$WORK/ctrd
 mkdir -p "$CTRD"
 cat >"$CTRD/config.toml" <<EOF
@@ -433,10 +437,11 @@ for ((i = 0; i < 60; i++)); do
   sleep 0.5
 done
 ctr --address "$CTRD/c.sock" version >/dev/null || { cat "$CTRD/log" >&2; die "containerd for preloading did not start"; }
+# the control plane's images and Flux's: a drill on this image loads only its workloads'
 preload=()
 while read -r tag kind _; do
   case $tag in
-    "$K8S"/*) [[ ${kind:-} == alias-of ]] || preload+=("$tag") ;;
+    "$K8S"/* | ghcr.io/fluxcd/*) [[ ${kind:-} == alias-of ]] || preload+=("$tag") ;;
   esac
 done <"$STAGE/images.txt"
 docker save "${preload[@]}" -o "$WORK/preload.tar"

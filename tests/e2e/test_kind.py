@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from pytest_kind import KindCluster  # type: ignore[import-untyped]
 
@@ -29,6 +30,9 @@ def drdrill(*args: str, env: dict[str, str], cwd: Path,
 def ready(node: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True"
                for c in node["status"].get("conditions", []))
+
+
+pytestmark = pytest.mark.timeout(1200)
 
 
 def docker_leftovers(testbed: KindTestbed, name: str) -> list[str]:
