@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Build the drdrill local test bed (etcd, Kubernetes control plane, kwok, Flux
-# controllers, versitygw, toxiproxy, s5cmd, an OCI registry) from the Go module proxy into a
-# cache outside the checkout, keyed by the sha256 of testbed/versions.env; helm-controller,
-# which the proxy refuses, from a pinned source snapshot (DRDRILL_SOURCES_DIR, default
-# ../shared/sources beside the checkout) or a clone of its tag.
+# controllers, versitygw, toxiproxy, s5cmd, an OCI registry, helm and kustomize) from the Go
+# module proxy into a cache outside the checkout, keyed by the sha256 of testbed/versions.env;
+# helm-controller and Argo CD, which the proxy refuses, from pinned source snapshots
+# (DRDRILL_SOURCES_DIR, default ../shared/sources beside the checkout) or clones of their tags;
+# redis-server (for Argo CD) from Debian, installed when missing.
 #
 #   testbed/build.sh               build (or reuse) and print the key dir
 #   testbed/build.sh --print-dir   print the key dir only
@@ -71,7 +72,7 @@ if command -v flock >/dev/null 2>&1; then
 fi
 mkdir -p "$WORK"
 LDFLAGS_BASE="-s -w"
-TOTAL_STEPS=12
+TOTAL_STEPS=15
 T_START=$SECONDS
 
 log() { echo "testbed: $*"; }
@@ -231,15 +232,16 @@ copy_manifests() {
   mv "$tmp" "$DIR/kwok/stages"
 }
 
-# Argo CD cannot be built from the module proxy, but its CRDs are plain YAML inside the module:
-# the kwok provider installs them and a kwok stage plays the controller.
+# Argo CD's CRDs are plain YAML inside its module: the bootstrap script installs them on kwok,
+# where the controllers (step 13) run as local processes.
 copy_argocd_crds() {
   local d tmp
   d=$(module_dir "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION")/manifests/crds
   tmp=$DIR/crds/.argocd.tmp.$$
   rm -rf "$tmp"
   mkdir -p "$tmp"
-  install -m 0644 "$d/application-crd.yaml" "$d/appproject-crd.yaml" "$tmp/"
+  install -m 0644 "$d/application-crd.yaml" "$d/appproject-crd.yaml" \
+    "$d/applicationset-crd.yaml" "$tmp/"
   touch "$tmp/.done"
   rm -rf "$DIR/crds/argocd"
   mv "$tmp" "$DIR/crds/argocd"
@@ -308,6 +310,96 @@ build_s5cmd() {
     -ldflags "$LDFLAGS_BASE -X github.com/peak/s5cmd/v2/version.Version=$S5CMD_VERSION"
 }
 
+# unpack_pinned NAME TARBALL SHA256 REPO TAG COMMIT DEST: a pinned `git archive` snapshot from
+# $SOURCES_DIR (sha256 checked), else a shallow clone of the tag (commit checked), into DEST.
+unpack_pinned() {
+  local name=$1 tarball=$2 sum=$3 repo=$4 tag=$5 pinned=$6 dest=$7 commit
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  if [[ -f $tarball ]]; then
+    if ! echo "$sum  $tarball" | sha256sum -c --quiet - >/dev/null 2>&1; then
+      echo "testbed: $tarball does not have the pinned sha256 $sum" >&2
+      exit 1
+    fi
+    tar -xzf "$tarball" -C "$dest" --strip-components=1
+    return 0
+  fi
+  log "  (no $tarball: cloning $repo at $tag)"
+  rm -rf "$dest"
+  if [[ $tag == "$pinned" ]]; then
+    # a bare commit: fetch just that commit
+    git init -q "$dest"
+    git -C "$dest" fetch -q --depth 1 "$repo" "$pinned"
+    git -C "$dest" checkout -q FETCH_HEAD
+  else
+    git clone -q --depth 1 --branch "$tag" "$repo" "$dest"
+  fi
+  commit=$(git -C "$dest" rev-parse HEAD)
+  if [[ $commit != "$pinned" ]]; then
+    echo "testbed: $name $tag is commit $commit, pinned $pinned" >&2
+    exit 1
+  fi
+}
+
+# Argo CD's application-controller and repo-server: one multi-call binary (its name picks the
+# component), built from the pinned snapshot with gitops-engine replaced by its own snapshot.
+build_argocd() {
+  local src=$WORK/argocd-src
+  unpack_pinned gitops-engine \
+    "$SOURCES_DIR/argoproj-gitops-engine-${GITOPS_ENGINE_COMMIT:0:12}.tar.gz" \
+    "$GITOPS_ENGINE_SHA256" https://github.com/argoproj/gitops-engine.git \
+    "$GITOPS_ENGINE_COMMIT" "$GITOPS_ENGINE_COMMIT" "$src/gitops-engine"
+  unpack_pinned argo-cd "$SOURCES_DIR/argoproj-argo-cd-$ARGOCD_VERSION.tar.gz" \
+    "$ARGOCD_SHA256" https://github.com/argoproj/argo-cd.git "$ARGOCD_VERSION" \
+    "$ARGOCD_COMMIT" "$src/argo-cd"
+  cd "$src/argo-cd"
+  # The one source edit: the controller's metrics and health server binds 0.0.0.0 in code; the
+  # test bed binds every server to 127.0.0.1.
+  sed -i 's/"0\.0\.0\.0:%d", metricsPort/"127.0.0.1:%d", metricsPort/' controller/appcontroller.go
+  grep -q '"127.0.0.1:%d", metricsPort' controller/appcontroller.go || {
+    echo "testbed: could not bind Argo CD's controller metrics to 127.0.0.1" >&2
+    exit 1
+  }
+  go mod edit -replace "github.com/argoproj/gitops-engine=$src/gitops-engine"
+  local p=github.com/argoproj/argo-cd/v3/common
+  build_to argocd ./cmd -ldflags "$LDFLAGS_BASE -X $p.version=${ARGOCD_VERSION#v} \
+-X $p.gitCommit=$ARGOCD_COMMIT -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  ln -sf argocd "$BIN/argocd-application-controller"
+  ln -sf argocd "$BIN/argocd-repo-server"
+  ln -sf argocd "$BIN/argocd-applicationset-controller"
+}
+
+# helm and kustomize at the versions Argo CD's own image ships (hack/tool-versions.sh): the
+# repo-server runs them to render Helm and Kustomize sources.
+build_argocd_tools() {
+  wrapper helm
+  goget "helm.sh/helm/v3/cmd/helm@$ARGOCD_HELM_VERSION"
+  build_to helm helm.sh/helm/v3/cmd/helm \
+    -ldflags "$LDFLAGS_BASE -X helm.sh/helm/v3/internal/version.version=$ARGOCD_HELM_VERSION"
+  wrapper kustomize
+  goget "sigs.k8s.io/kustomize/kustomize/v5@$ARGOCD_KUSTOMIZE_VERSION"
+  build_to kustomize sigs.k8s.io/kustomize/kustomize/v5
+}
+
+# Argo CD's cache: Debian's redis-server, installed when missing (as root with apt-get).
+link_redis() {
+  local redis
+  redis=$(command -v redis-server || true)
+  if [[ -z $redis ]] && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "  installing redis-server (Debian) for Argo CD"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >"$WORK/apt.log" 2>&1 || {
+      apt-get update -q >>"$WORK/apt.log" 2>&1
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >>"$WORK/apt.log" 2>&1
+    } || { cat "$WORK/apt.log" >&2; exit 1; }
+    redis=$(command -v redis-server || true)
+  fi
+  if [[ -z $redis ]]; then
+    echo "testbed: redis-server not found: install it (Debian: apt-get install redis-server) and re-run testbed/build.sh" >&2
+    exit 3
+  fi
+  ln -sf "$redis" "$BIN/redis-server"
+}
+
 log "building into $DIR (go $GO_VER, cache key from $VERSIONS_FILE)"
 step 1 etcd "bin/etcd" build_etcd
 step 2 "kube-apiserver, kube-controller-manager, kube-scheduler, kubectl" \
@@ -324,6 +416,10 @@ step 10 "Argo CD CRDs" "crds/argocd/.done" copy_argocd_crds
 step 11 "helm-controller and its CRD" \
   "bin/helm-controller crds/flux/helm.toolkit.fluxcd.io_helmreleases.yaml" build_helm_controller
 step 12 "OCI registry (distribution)" "bin/registry" build_registry
+step 13 "Argo CD application-controller, repo-server" \
+  "bin/argocd bin/argocd-application-controller bin/argocd-repo-server" build_argocd
+step 14 "helm, kustomize (for Argo CD's repo-server)" "bin/helm bin/kustomize" build_argocd_tools
+step 15 "redis-server (Debian, for Argo CD)" "bin/redis-server" link_redis
 
 # kwokctl configuration using these binaries, every component bound to 127.0.0.1
 cat >"$DIR/kwokctl.yaml" <<EOF

@@ -159,6 +159,9 @@ def start_local_argocd(*, kubeconfig: Path, namespace: str, deadline: Deadline,
             "TMPDIR": str(workdir / "tmp"),
             "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
             "ARGOCD_GPG_ENABLED": "false",
+            # The in-cluster destination is the cluster KUBECONFIG names (Argo CD's own switch
+            # for running outside a pod, as `argocd admin` and the headless CLI use it).
+            "ARGOCD_FAKE_IN_CLUSTER": "true",
             # Its default is a fixed /tmp path: two drills side by side would share it.
             "ARGOCD_ASK_PASS_SOCK": str(workdir / "askpass.sock"),
             **mounted,

@@ -127,14 +127,6 @@ metadata:
   labels: {app.kubernetes.io/name: argocd-tls-certs-cm, app.kubernetes.io/part-of: argocd}
 ---
 apiVersion: v1
-kind: Secret
-metadata:
-  name: argocd-secret
-  namespace: $(yaml_str "$namespace")
-  labels: {app.kubernetes.io/name: argocd-secret, app.kubernetes.io/part-of: argocd}
-type: Opaque
----
-apiVersion: v1
 kind: ServiceAccount
 metadata:
   name: argocd-application-controller
@@ -161,6 +153,16 @@ subjects:
     name: argocd-application-controller
     namespace: $(yaml_str "$namespace")
 MANIFEST
+  # argocd-server writes the signing key on its first start; it does not run here, and the
+  # controller refuses to read cluster settings without one.
+  if ! "${kubectl[@]}" -n "$namespace" get secret argocd-secret >/dev/null 2>&1; then
+    "${kubectl[@]}" -n "$namespace" create secret generic argocd-secret \
+      --from-literal=server.secretkey="$(head -c 32 /dev/urandom | base64 | tr -d '\n')" \
+      --dry-run=client -o yaml \
+      | "${kubectl[@]}" label --local -f - app.kubernetes.io/name=argocd-secret \
+          app.kubernetes.io/part-of=argocd -o yaml \
+      | "${kubectl[@]}" apply -f - >/dev/null
+  fi
 fi
 
 # known_hosts for an ssh repository: added to what the install manifests ship.
