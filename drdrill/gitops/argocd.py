@@ -32,6 +32,8 @@ _ERROR_CONDITIONS = ("ComparisonError", "InvalidSpecError", "SyncError")
 _TRANSIENT = re.compile(r"connection refused|Unavailable|DeadlineExceeded|i/o timeout|"
                         r"context deadline exceeded|EOF", re.IGNORECASE)
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+# The apiserver's 422: the manifest itself is invalid, a retry cannot fix it.
+_REJECTED = re.compile(r"\bis invalid: ")
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,11 @@ def application_state(obj: Mapping[str, Any], *, expected_commit: str | None) ->
     op_revision = str((operation.get("syncResult") or {}).get("revision")
                       or (operation.get("operation") or {}).get("sync", {}).get("revision")
                       or "")
-    if operation.get("phase") in ("Failed", "Error") and (
+    # Automated sync retries (5 times by default, with backoff, minutes in all) whatever the
+    # cause; an object the apiserver rejects as invalid at this commit stays invalid.
+    rejected = (operation.get("phase") == "Running" and int(operation.get("retryCount") or 0) > 0
+                and _REJECTED.search(str(operation.get("message") or "")) is not None)
+    if (operation.get("phase") in ("Failed", "Error") or rejected) and (
             not expected_commit or op_revision in ("", expected_commit)):
         failed = [f"{r.get('kind')} {r.get('namespace') or ''}/{r.get('name')}: "
                   f"{r.get('message', '')}".replace(" /", " ")
@@ -80,8 +86,9 @@ def application_state(obj: Mapping[str, Any], *, expected_commit: str | None) ->
                   if r.get("status") in ("SyncFailed",) or r.get("hookPhase") in ("Failed",
                                                                                  "Error")]
         detail = "; ".join(failed[:3]) or operation.get("message", "")
+        phase = "failed" if rejected else str(operation.get("phase")).lower()
         return ApplicationState(False, revision=revision or None, failure=(
-            f"Application sync {str(operation.get('phase')).lower()}: {detail}"))
+            f"Application sync {phase}: {detail}"))
     if health.get("status") == "Degraded" and revision in ("", expected_commit or revision):
         return ApplicationState(False, revision=revision or None, failure=(
             f"Application Degraded: {_degraded_detail(status) or health.get('message', '')}"))

@@ -138,7 +138,8 @@ def test_app_of_apps_lists_the_childrens_workloads(
     write_app(repo, "apps/serving", [NAMESPACE, deployment("serve")])
     training = deployment("train")
     training["metadata"]["namespace"] = "ml-training"
-    write_app(repo, "apps/training", [training])
+    write_app(repo, "apps/training", [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ml-training"}}, training])
     write_app(repo, "apps/root", [child_application("serving", url=server.url,
                                                     path="apps/serving"),
                                   child_application("training", url=server.url,

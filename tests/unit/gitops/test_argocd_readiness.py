@@ -143,3 +143,15 @@ def test_script_env_for_helm_values_and_further_sources(tmp_path: Path) -> None:
         '- {"chart": "iris", "repoURL": "https://charts.example/", "targetRevision": '
         '"1.2.3"}\n')
     assert ArgoRef("v1", "Service", "ml", "x").group == ""
+
+
+def test_a_rejected_object_ends_the_wait_while_argo_cd_still_retries() -> None:
+    message = ('one or more objects failed to apply, reason: ConfigMap "Bad" is invalid: '
+               "metadata.name: Invalid value. Retrying attempt #1 at 11:19AM.")
+    retrying = {"phase": "Running", "retryCount": 1, "message": message,
+                "operation": {"sync": {"revision": SHA}}}
+    state = application_state({"status": {"operationState": retrying}}, expected_commit=SHA)
+    assert state.failure is not None and state.failure.startswith("Application sync failed: ")
+    transient = {**retrying, "message": "the server could not find the requested resource"}
+    assert application_state({"status": {"operationState": transient}},
+                             expected_commit=SHA).failure is None
