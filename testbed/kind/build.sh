@@ -12,9 +12,11 @@
 #
 # Cache: ${DRDRILL_KIND_CACHE:-${XDG_CACHE_HOME:-~/.cache}/drdrill/kind}/
 #   bin-<pins key>/   Go-built binaries (kind, kubelet, kubeadm, kube-proxy, CNI plugins, coredns,
-#                     drdrill-workload) and pause; keyed by the pins and the workload source
+#                     drdrill-workload) and pause; keyed by the Kubernetes and kind pins and
+#                     the workload source
 #   <key>/            images/*.tar (docker save archives), flux/install.yaml, images.txt, env,
-#                     .complete; keyed by the pins key and the node recipe (this folder)
+#                     .complete; keyed by the binaries' key, the etcd and Flux pins and the
+#                     recipe (build.sh, flux-install.sh, node/)
 # The images themselves live in Docker; a missing one is loaded again from images/*.tar.
 set -euo pipefail
 
@@ -22,10 +24,14 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TESTBED=$(cd "$HERE/.." && pwd)
 CACHE_ROOT=${DRDRILL_KIND_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drdrill/kind}
 
-hash_of() { cat "$@" | sha256sum | cut -c1-16; }
-BIN_KEY=$(hash_of "$TESTBED/versions.env" "$HERE/versions.env" "$HERE/workload/go.mod" \
-  "$HERE/workload/main.go")
-KEY=$(printf '%s\n' "$BIN_KEY" | cat - "$HERE/build.sh" "$HERE/node/"* | sha256sum | cut -c1-16)
+# Only the pins this build uses are part of the keys, so a new pin for something else in
+# ../versions.env (another tool of the kwok test bed) rebuilds nothing here.
+pins() { grep -E "^($1)=" "$TESTBED/versions.env" | sort; }
+BIN_KEY=$( { pins 'GO_MIN_VERSION|KUBERNETES_VERSION|KUBERNETES_STAGING_VERSION'
+  cat "$HERE/versions.env" "$HERE/workload/go.mod" "$HERE/workload/main.go"; } |
+  sha256sum | cut -c1-16)
+KEY=$( { echo "$BIN_KEY"; pins 'ETCD_VERSION|FLUX_[A-Z_]*|HELM_CONTROLLER_[A-Z0-9_]*'
+  cat "$HERE/build.sh" "$HERE/flux-install.sh" "$HERE/node/"*; } | sha256sum | cut -c1-16)
 BINDIR=$CACHE_ROOT/bin-$BIN_KEY
 DIR=$CACHE_ROOT/$KEY
 
@@ -437,7 +443,7 @@ for ((i = 0; i < 60; i++)); do
   sleep 0.5
 done
 ctr --address "$CTRD/c.sock" version >/dev/null || { cat "$CTRD/log" >&2; die "containerd for preloading did not start"; }
-# the control plane's images and Flux's: a drill on this image loads only its workloads'
+# the control plane's images and Flux's: a drill on this image loads only its workload images
 preload=()
 while read -r tag kind _; do
   case $tag in

@@ -108,3 +108,33 @@ def test_kind_cluster_up_nodes_ready_gpus_advertised_then_down(
     finally:
         subprocess.run([str(kind_testbed.kind), "delete", "cluster", "--name", name],
                        capture_output=True, check=False, timeout=300, env=env)
+
+
+def _drill_file(tmp_path: Path, image: str) -> Path:
+    file = tmp_path / "bad.yaml"
+    file.write_text(yaml.safe_dump({
+        "apiVersion": "drdrill/v1alpha1", "kind": "Drill", "metadata": {"name": "e2e-bad"},
+        "spec": {"cluster": {"provider": "kind", "kind": {"image": image}},
+                 "sla": {"rto": "5m"}},
+    }))
+    return file
+
+
+def test_no_docker_is_exit_3_with_the_reason(tmp_path: Path, kind_testbed: KindTestbed) -> None:
+    env = {**kind_testbed.env(tmp_path), "DOCKER_HOST": f"unix://{tmp_path}/none.sock",
+           "DRDRILL_DOCKER_DIR": str(tmp_path / "no-testbed-docker")}
+    result = drdrill("cluster", "up", str(_drill_file(tmp_path, kind_testbed.node_image)),
+                     env=env, cwd=tmp_path, timeout=120)
+    assert result.returncode == 3, result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("drdrill error:")]
+    assert "no Docker answers" in line and "dockerd.sh start" in line
+
+
+def test_a_missing_node_image_is_exit_3_saying_how_to_build_it(
+    tmp_path: Path, kind_testbed: KindTestbed
+) -> None:
+    result = drdrill("cluster", "up", str(_drill_file(tmp_path, "drdrill.local/kind-node:v0.0.1")),
+                     env=kind_testbed.env(tmp_path), cwd=tmp_path, timeout=120)
+    assert result.returncode == 3, result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("drdrill error:")]
+    assert "drdrill.local/kind-node:v0.0.1 is not in Docker" in line and "make testbed" in line
