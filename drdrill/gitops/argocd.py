@@ -90,8 +90,11 @@ def application_state(obj: Mapping[str, Any], *, expected_commit: str | None) ->
         return ApplicationState(False, revision=revision or None, failure=(
             f"Application sync {phase}: {detail}"))
     if health.get("status") == "Degraded" and revision in ("", expected_commit or revision):
-        return ApplicationState(False, revision=revision or None, failure=(
-            f"Application Degraded: {_degraded_detail(status) or health.get('message', '')}"))
+        detail = _degraded_detail(status) or health.get("message") or (
+            "no resource named (resource health is not persisted in the Application: "
+            "`argocd app get` shows it)")
+        return ApplicationState(False, revision=revision or None,
+                                failure=f"Application Degraded: {detail}")
     error = _error_condition(status)
     if error is not None:
         return ApplicationState(False, revision=revision or None, waiting_for=error,

@@ -185,6 +185,9 @@ def start_local_argocd(*, kubeconfig: Path, namespace: str, deadline: Deadline,
             f"--repo-server={LOOPBACK}:{repo}", "--repo-server-plaintext",
             f"--redis={LOOPBACK}:{redis}", f"--metrics-port={metrics}",
             f"--app-resync={app_resync_seconds}", "--logformat=text",
+            # Argo CD v3 keeps resource health in Redis only; in the Application, a Degraded
+            # verdict can name the resources that caused it.
+            "--persist-resource-health=true",
         ), env=env, log_file=workdir / "argocd-application-controller.log"),
             ready=f"http://{LOOPBACK}:{metrics}/healthz", deadline=deadline.sooner(90))
     except BaseException:
