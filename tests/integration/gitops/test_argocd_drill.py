@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from drdrill.gitops.gitserver import ServedRepository, serve_repository
-from drdrill.testbed import testbed_dir
+from drdrill.testbed import testbed_dir as built_testbed
 from tests.integration.gitops.charts import package_chart, serve_charts, write_index
 from tests.integration.gitops.drills import (
     CONFIGMAP,
@@ -29,7 +29,7 @@ from tests.integration.gitops.drills import (
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not (testbed_dir() / "bin" / "argocd").is_file(),
+    pytest.mark.skipif(not (built_testbed() / "bin" / "argocd").is_file(),
                        reason="the test bed has no Argo CD build: run `make testbed`"),
 ]
 
