@@ -12,19 +12,18 @@ cluster its own kubeconfig names, so Applications written for a real cluster wor
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from drdrill.errors import InfrastructureError
+from drdrill.gitops.local_controllers import LocalControllers
 from drdrill.kubeapi import new_api_client
 from drdrill.ports import LOOPBACK, free_port, port_open, wait_http_ok
-from drdrill.proc import Command, ManagedProcess, start_process
+from drdrill.proc import Command, start_process
 from drdrill.testbed import testbed_binary, testbed_dir
 from drdrill.timing import Deadline
 
@@ -34,26 +33,8 @@ KNOWN_HOSTS_CONFIGMAP = "argocd-ssh-known-hosts-cm"
 TLS_CERTS_CONFIGMAP = "argocd-tls-certs-cm"
 
 
-@dataclass
-class LocalArgoCD:
-    """The running components, newest last; `stop` ends them newest first."""
-
-    processes: list[ManagedProcess] = field(default_factory=list)
-    workdir: Path | None = None
-
-    @property
-    def process_groups(self) -> tuple[int, ...]:
-        return tuple(p.pid for p in self.processes)
-
-    def check_running(self) -> None:
-        """Raise with the log tail of a component that has died."""
-        for process in self.processes:
-            if not process.alive():
-                tail = process.log_tail(3).replace("\n", " | ")
-                raise InfrastructureError(
-                    f"{process.command.describe()} exited ({process.popen.returncode}): "
-                    f"{tail[-400:]}"
-                )
+class LocalArgoCD(LocalControllers):
+    """Argo CD's application-controller, repo-server and Redis as local processes."""
 
     def resident_memory(self) -> dict[str, int]:
         """Resident set size in bytes of each live component (and its children), by name."""
@@ -63,13 +44,6 @@ class LocalArgoCD:
             sizes[name] = _group_rss(process.pid)
         return sizes
 
-    def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.stop()
-        self.processes.clear()
-        if self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self.workdir = None
 
 
 def _group_rss(pgid: int) -> int:

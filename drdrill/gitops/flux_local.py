@@ -7,19 +7,18 @@ everything bound to 127.0.0.1.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from drdrill.errors import InfrastructureError
+from drdrill.gitops.local_controllers import LocalControllers
 from drdrill.kubeapi import new_api_client
 from drdrill.ports import LOOPBACK, free_port, wait_http_ok
-from drdrill.proc import Command, ManagedProcess, start_process
+from drdrill.proc import Command, start_process
 from drdrill.testbed import testbed_binary, testbed_dir
 from drdrill.timing import Deadline
 
@@ -34,31 +33,8 @@ def flux_crds_manifest() -> Path:
     return folder
 
 
-@dataclass
-class LocalFlux:
-    processes: list[ManagedProcess] = field(default_factory=list)
-    workdir: Path | None = None
-
-    @property
-    def process_groups(self) -> tuple[int, ...]:
-        return tuple(p.pid for p in self.processes)
-
-    def check_running(self) -> None:
-        """Raise with the log tail of a controller that has died."""
-        for process in self.processes:
-            if not process.alive():
-                tail = process.log_tail(3).replace("\n", " | ")
-                raise InfrastructureError(
-                    f"{process.command.describe()} exited ({process.popen.returncode}): "
-                    f"{tail[-400:]}"
-                )
-
-    def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.stop()
-        self.processes.clear()
-        if self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+class LocalFlux(LocalControllers):
+    """Flux's source-, kustomize- and helm-controller as local processes."""
 
 
 def _controller(name: str, *, kubeconfig: Path, workdir: Path, extra: list[str]) -> tuple[
