@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install testbed demo test test-unit test-integration lint bench clean
+.PHONY: help install testbed testbed-kwok demo test test-unit test-integration lint bench clean
 
 help:
 	@echo "make demo   - build the local test bed if needed and run scenarios/demo.yaml"
@@ -24,11 +24,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-testbed:
-	bash testbed/build.sh
+# The kwok test bed (control plane, Flux, Argo CD, S3) and, for the kind tests, the kind one.
+testbed: testbed-kwok
 	bash testbed/kind/build.sh
 
-demo: install testbed
+testbed-kwok:
+	bash testbed/build.sh
+
+# The demo drills on kwok: it needs no container engine.
+demo: install testbed-kwok
 	$(BIN)/python scenarios/demo/run_demo.py --report-dir reports
 
 # pytest exits 5 when it collects nothing: that is a failure of the suite, said plainly.
