@@ -284,6 +284,10 @@ def _remember_processes(ctx: DrillContext, pgids: tuple[int, ...]) -> None:
         save_state(info)
 
 
+# Where depends on the provider (kwok: 127.0.0.1; kind: the cluster network's gateway).
+_SERVED = "(served read-only where the cluster's GitOps controllers reach it)"
+
+
 class BootstrapPhase:
     name = "bootstrap"
     needs: tuple[str, ...] = ("cluster",)
@@ -295,7 +299,7 @@ class BootstrapPhase:
         gitops = ctx.scenario.spec.gitops
         if gitops is None:
             return ["nothing: the scenario has no spec.gitops"]
-        repo = gitops.repository.url or f"{gitops.repository.path} (served on 127.0.0.1)"
+        repo = gitops.repository.url or f"{gitops.repository.path} {_SERVED}"
         root = _bootstrap_root(ctx, gitops)
         lines = [
             f"run {root / gitops.engine.value / gitops.version / 'bootstrap.sh'}",
@@ -315,7 +319,7 @@ class BootstrapPhase:
                              f"({', '.join(kinds)}): their keys are not checked by this drill")
         for team in gitops.repositories:
             lines.append(f"repository {team.name} ({', '.join(team.remotes)}) from "
-                         f"{team.url or f'{team.path} (served on 127.0.0.1)'}")
+                         f"{team.url or f'{team.path} {_SERVED}'}")
         if ctx.provider is Provider.KWOK and gitops.engine is Engine.FLUX:
             lines.append("run Flux source-, kustomize- and helm-controller locally (test bed)")
         if ctx.provider is Provider.KWOK and gitops.engine is Engine.ARGOCD:
