@@ -252,27 +252,11 @@ copy_argocd_crds() {
 # of the tag; the tarball's sha256, or the clone's commit, must match the pins either way.
 SOURCES_DIR=${DRDRILL_SOURCES_DIR:-$HERE/../../shared/sources}
 build_helm_controller() {
-  local src=$WORK/helm-controller-src
-  local tarball=$SOURCES_DIR/fluxcd-helm-controller-$HELM_CONTROLLER_VERSION.tar.gz commit tmp
-  rm -rf "$src"
-  mkdir -p "$src"
-  if [[ -f $tarball ]]; then
-    if ! echo "$HELM_CONTROLLER_SHA256  $tarball" | sha256sum -c --quiet - >/dev/null 2>&1; then
-      echo "testbed: $tarball does not have the pinned sha256 $HELM_CONTROLLER_SHA256" >&2
-      exit 1
-    fi
-    tar -xzf "$tarball" -C "$src" --strip-components=1
-  else
-    log "  (no $tarball: cloning github.com/fluxcd/helm-controller $HELM_CONTROLLER_VERSION)"
-    rm -rf "$src"
-    git clone -q --depth 1 --branch "$HELM_CONTROLLER_VERSION" \
-      https://github.com/fluxcd/helm-controller.git "$src"
-    commit=$(git -C "$src" rev-parse HEAD)
-    if [[ $commit != "$HELM_CONTROLLER_COMMIT" ]]; then
-      echo "testbed: helm-controller $HELM_CONTROLLER_VERSION is commit $commit, pinned $HELM_CONTROLLER_COMMIT" >&2
-      exit 1
-    fi
-  fi
+  local src=$WORK/helm-controller-src tmp
+  unpack_pinned helm-controller \
+    "$SOURCES_DIR/fluxcd-helm-controller-$HELM_CONTROLLER_VERSION.tar.gz" \
+    "$HELM_CONTROLLER_SHA256" https://github.com/fluxcd/helm-controller.git \
+    "$HELM_CONTROLLER_VERSION" "$HELM_CONTROLLER_COMMIT" "$src"
   cd "$src"
   build_to helm-controller .
   tmp=$DIR/crds/flux/.helm.tmp.$$
