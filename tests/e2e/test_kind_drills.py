@@ -107,14 +107,15 @@ def scenario(tmp_path: Path, testbed: KindTestbed, *, drill: str, platform: Path
 class DrillWatch:
     """Runs `drdrill run` and, while it runs, looks at the cluster with pytest-kind."""
 
-    def __init__(self, testbed: KindTestbed, tmp_path: Path, drill: str, file: Path) -> None:
-        self.testbed, self.tmp_path, self.drill = testbed, tmp_path, drill
+    def __init__(self, testbed: KindTestbed, tmp_path: Path, drill: str, file: Path,
+                 *options: str) -> None:
+        self.testbed, self.tmp_path, self.drill, self.file = testbed, tmp_path, drill, file
         self.name = f"drdrill-{drill}"
         self.env = testbed.env(tmp_path)
         self.volumes_before = self.volumes()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "drdrill", "run", str(file), "--report-dir",
-             str(tmp_path / "reports")], cwd=tmp_path, env=self.env, text=True,
+             str(tmp_path / "reports"), *options], cwd=tmp_path, env=self.env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.started = time.monotonic()
         self._cluster: KindCluster | None = None
@@ -150,6 +151,12 @@ class DrillWatch:
         except Exception:  # the API is not up yet, or already gone
             return []
         return list(json.loads(out)["items"])
+
+    def cluster_down(self) -> None:
+        """Stops a cluster the drill left up (`--keep-cluster`) the way a user would."""
+        subprocess.run([sys.executable, "-m", "drdrill", "cluster", "down", str(self.file)],
+                       cwd=self.tmp_path, env=self.env, capture_output=True, text=True,
+                       check=True, timeout=300)
 
     def wait(self, timeout: float = 900) -> tuple[int, str, str]:
         out, err = self.process.communicate(timeout=timeout)
@@ -188,15 +195,10 @@ def test_demo_platform_drill_passes_on_kind_with_real_pods(
                     workloads={"exclude": [{"kind": "InferenceService"}, {"kind": "Notebook"}]},
                     budgets={"cluster": "4m", "bootstrap": "4m", "workloads": "4m"},
                     pools=(GPU_POOL, CPU_POOL))
-    watch = DrillWatch(kind_testbed, tmp_path, drill, file)
-    seen: dict[str, list[dict[str, Any]]] = {}
+    # the cluster is kept after the drill so that the pods are looked at when the drill is
+    # over (watching them while it runs races the teardown that follows the verdict)
+    watch = DrillWatch(kind_testbed, tmp_path, drill, file, "--keep-cluster")
     try:
-        while watch.process.poll() is None:
-            for namespace in ("flux-system", "ml-serving"):
-                pods = watch.pods(namespace)
-                if pods and all(running(p) for p in pods):
-                    seen[namespace] = pods
-            time.sleep(1)
         code, _, err = watch.wait()
         elapsed = time.monotonic() - watch.started
         print(f"demo drill on kind end to end: {elapsed:.1f} s")
@@ -204,11 +206,12 @@ def test_demo_platform_drill_passes_on_kind_with_real_pods(
         report = watch.report()
         assert report["verdict"] == "pass"
         print({p["name"]: round(p.get("durationSeconds") or 0, 1) for p in report["phases"]})
-        flux = {c["image"] for p in seen.get("flux-system", [])
-                for c in p["spec"]["containers"]}
+        flux_pods = watch.pods("flux-system")
+        assert flux_pods and all(running(p) for p in flux_pods), "Flux is not running"
+        flux = {c["image"] for p in flux_pods for c in p["spec"]["containers"]}
         assert flux == set(flux_images(kind_testbed)), "Flux did not run as real pods"
-        servers = seen.get("ml-serving", [])
-        assert len(servers) == 2, "the model server's pods were never all Ready"
+        servers = [p for p in watch.pods("ml-serving") if running(p)]
+        assert len(servers) == 2, "the model server's pods are not all Ready"
         # the GPU pool's node (the first worker), which advertises nvidia.com/gpu
         assert all(p["spec"]["nodeName"] == f"{watch.name}-worker" for p in servers)
         healthy = {(w["kind"], w["name"]): w for w in report["workloads"]}
@@ -218,6 +221,7 @@ def test_demo_platform_drill_passes_on_kind_with_real_pods(
     finally:
         if watch.process.poll() is None:
             watch.process.kill()
+        watch.cluster_down()
     watch.assert_nothing_left()
 
 
