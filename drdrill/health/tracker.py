@@ -93,6 +93,10 @@ class HealthTracker:
     def current_since(self, ref: ObjectRef) -> float | None:
         return self._states[ref].current_since
 
+    def pods_of(self, ref: ObjectRef) -> list[str]:
+        """The pods last seen running for `ref` (as its owner)."""
+        return sorted(name for (_, name), owners in self._pod_owners.items() if ref in owners)
+
     def notes(self, ref: ObjectRef, *, now: float) -> list[str]:
         """What the wait for this target went through, for the report (e.g. a scale-up)."""
         state = self._states[ref]

@@ -20,6 +20,7 @@ from drdrill.health.custom_rules import NO_CUSTOM_RULES, RuleBook
 from drdrill.health.discovery import ApiResources
 from drdrill.health.group_watcher import Event, GroupWatcher, WatchGroup
 from drdrill.health.inventory import Selection
+from drdrill.health.pod_events import read_pod_warnings
 from drdrill.health.pod_failures import PodPolicy
 from drdrill.health.refs import ObjectRef, WorkloadOutcome
 from drdrill.health.status import HealthState
@@ -91,7 +92,18 @@ def wait_until_healthy(
         for watcher in watchers:
             watcher.join(timeout=_STOP_JOIN_SECONDS)
     waited = time.monotonic() - started
-    return [_outcome(tracker, ref, clock_origin, waited) for ref in tracker.targets]
+    warnings = _pod_warnings(api_client, tracker)
+    return [_outcome(tracker, ref, clock_origin, waited, warnings) for ref in tracker.targets]
+
+
+def _pod_warnings(api_client: Any, tracker: HealthTracker) -> dict[tuple[str, str], str]:
+    """The latest Warning event of each pod of a target the wait left undecided (a readiness
+    probe's own message lives only there); read once, after the wait."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for ref in tracker.targets:
+        if ref.namespace and not tracker.health(ref).decided:
+            wanted[ref.namespace].update(tracker.pods_of(ref))
+    return read_pod_warnings(api_client, wanted) if wanted else {}
 
 
 def watch_groups(targets: Sequence[ObjectRef]) -> list[WatchGroup]:
@@ -113,7 +125,8 @@ def watch_groups(targets: Sequence[ObjectRef]) -> list[WatchGroup]:
 
 
 def _outcome(
-    tracker: HealthTracker, ref: ObjectRef, clock_origin: float, waited: float
+    tracker: HealthTracker, ref: ObjectRef, clock_origin: float, waited: float,
+    warnings: dict[tuple[str, str], str],
 ) -> WorkloadOutcome:
     health = tracker.health(ref)
     since = tracker.current_since(ref)
@@ -123,7 +136,10 @@ def _outcome(
         return WorkloadOutcome(ref, True, ready_after, health.reason, health.rule, notes)
     if health.state is HealthState.FAILED:
         return WorkloadOutcome(ref, False, None, health.reason, health.rule, notes)
+    events = [f"pod {pod}: {warnings[(ref.namespace, pod)]}" for pod in tracker.pods_of(ref)
+              if ref.namespace and (ref.namespace, pod) in warnings][:2]
+    reason = "; ".join([health.reason, *(e for e in events if e not in health.reason)])
     return WorkloadOutcome(
-        ref, False, None, f"not healthy after {format_duration(waited)}: {health.reason}",
+        ref, False, None, f"not healthy after {format_duration(waited)}: {reason}",
         health.rule, notes,
     )

@@ -248,8 +248,9 @@ def test_failures_only_a_real_cluster_shows_are_named_and_the_drill_fails(
     assert "CrashLoopBackOff" in reasons["crashes"]
     assert "CreateContainerConfigError" in reasons["needs-secret"]
     assert "model-registry-credentials" in reasons["needs-secret"]
-    # the probe's own message is only in the pod's events, which drdrill does not read yet
+    # the probe's own message exists only in the pod's events
     assert "0/1 replicas available" in reasons["never-ready"]
+    assert "Readiness probe failed" in reasons["never-ready"], reasons["never-ready"]
     watch.assert_nothing_left()
 
 
