@@ -1,10 +1,12 @@
-"""Progress lines on a terminal only (stderr), via rich."""
+"""Progress lines on a terminal (stderr), via rich: where the live view is not wanted
+(`--no-live`, `--step`, `TERM=dumb`, CI with a terminal) or for other commands."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
 
+from drdrill.engine.events import DrillObserver
 from drdrill.logs import redact_text
 from drdrill.report.untrusted import visible_controls
 from drdrill.results import PhaseResult, PhaseStatus
@@ -18,8 +20,9 @@ _STYLE = {
 }
 
 
-class TerminalProgress:
+class TerminalProgress(DrillObserver):
     def __init__(self) -> None:
+        super().__init__()
         self.console = Console(stderr=True)
 
     def phase_started(self, name: str, budget_seconds: float) -> None:

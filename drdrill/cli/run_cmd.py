@@ -10,9 +10,11 @@ from typing import Annotated
 import typer
 
 from drdrill.archive import parse_s3_uri
+from drdrill.cli.live import LiveView, live_view_wanted
 from drdrill.cli.progress import TerminalProgress
 from drdrill.cli.step import SteppingProgress, check_step_possible
 from drdrill.engine.context import DrillContext, RunOptions
+from drdrill.engine.events import DrillObserver
 from drdrill.engine.phases import build_phases
 from drdrill.engine.phases.bootstrap import check_gitops
 from drdrill.engine.publish import PublishSettings, publish_outcome
@@ -71,6 +73,10 @@ def run(
                                  help="Also upload the report folder to s3://bucket/prefix "
                                  "(credentials from the AWS default chain).")
     ] = None,
+    no_live: Annotated[
+        bool, typer.Option("--no-live", envvar="DRDRILL_NO_LIVE", show_envvar=True,
+                           help="On a terminal, print progress lines instead of the live view.")
+    ] = False,
 ) -> None:
     """Run a drill: cluster, bootstrap, workloads, backups, teardown; then write the report."""
     loaded = load_scenario(scenario)
@@ -90,9 +96,12 @@ def run(
         ref_override=ref,
     )
     ctx = DrillContext(scenario=loaded, options=options)
-    observer = (SteppingProgress() if step
-                else TerminalProgress() if sys.stderr.isatty() else None)
-    outcome = run_drill(ctx, build_phases(), report_dir=report_dir, observer=observer)
+    observer = _observer(step=step, no_live=no_live)
+    try:
+        outcome = run_drill(ctx, build_phases(), report_dir=report_dir, observer=observer)
+    finally:
+        if isinstance(observer, LiveView):
+            observer.close()
     typer.echo(verdict_line(outcome.report))
     typer.echo(rto_line(outcome.report))
     typer.echo(f"report: {outcome.paths.directory}")
@@ -100,3 +109,14 @@ def run(
                                    report_dir=outcome.paths.directory):
         typer.echo(f"drdrill warning: {problem}", err=True)
     raise typer.Exit(int(exit_code_for_verdict(outcome.report.verdict.value)))
+
+
+def _observer(*, step: bool, no_live: bool) -> DrillObserver | None:
+    """The live view where someone watches a terminal, progress lines otherwise on a
+    terminal, nothing (log lines only) when stderr is not one."""
+    if step:
+        return SteppingProgress()
+    if live_view_wanted(no_live=no_live, step=step, environ=os.environ,
+                        stderr_is_terminal=sys.stderr.isatty()):
+        return LiveView()
+    return TerminalProgress() if sys.stderr.isatty() else None

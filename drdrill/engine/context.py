@@ -10,6 +10,7 @@ from typing import Any
 
 from drdrill.clusters.base import RunningSimulation
 from drdrill.engine.cleanup import CleanupStack
+from drdrill.engine.events import DrillObserver
 from drdrill.results import BackupResult, BootstrapRecord, ModelReference, WorkloadResult
 from drdrill.scenario.models import Provider, Scenario
 from drdrill.timing import utc_now
@@ -45,6 +46,8 @@ class DrillContext:
     options: RunOptions
     clock: DrillClock = field(default_factory=DrillClock)
     cleanup: CleanupStack = field(default_factory=CleanupStack)
+    # Who is told about progress (the CLI's terminal view); by default nobody.
+    observer: DrillObserver = field(default_factory=DrillObserver)
     # Filled in by the phases as they go.
     cluster: Any = None
     workloads: list[WorkloadResult] = field(default_factory=list)

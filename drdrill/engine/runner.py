@@ -6,12 +6,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import structlog
 
 from drdrill import __version__
 from drdrill.engine.context import DrillContext
+from drdrill.engine.events import DrillObserver, PlannedPhase
 from drdrill.engine.phase import Phase, PhaseOutcome
 from drdrill.engine.secrets import register_drill_secrets
 from drdrill.engine.signals import interrupts_deferred, interrupts_raise, signals_received
@@ -24,22 +24,6 @@ from drdrill.scenario.models import API_VERSION
 from drdrill.timing import Deadline, format_duration, parse_duration, utc_now
 
 log = structlog.get_logger(__name__)
-
-
-class DrillObserver(Protocol):
-    """Told about progress; the CLI shows it on a terminal. Must not raise."""
-
-    def phase_started(self, name: str, budget_seconds: float) -> None: ...
-
-    def phase_finished(self, result: PhaseResult) -> None: ...
-
-
-class _Silent:
-    def phase_started(self, name: str, budget_seconds: float) -> None:
-        return None
-
-    def phase_finished(self, result: PhaseResult) -> None:
-        return None
 
 
 @dataclass(frozen=True)
@@ -174,11 +158,16 @@ def run_drill(
     observer: DrillObserver | None = None,
 ) -> DrillOutcome:
     """Run `phases` in order. Whatever happens, clean up and write the four report files."""
-    watcher = observer or _Silent()
+    if observer is not None:
+        ctx.observer = observer
+    watcher = ctx.observer
     results: list[PhaseResult] = []
     interrupted = False
     register_drill_secrets(ctx.scenario)
     log.info("drill started", drill=ctx.scenario.name, provider=ctx.provider.value)
+    watcher.drill_started(
+        ctx.scenario.name, rto_seconds=parse_duration(ctx.scenario.spec.sla.rto),
+        phases=[PlannedPhase(p.name, phase_budget(ctx, p.name)) for p in phases])
     try:
         with interrupts_raise():
             for phase in phases:
@@ -212,11 +201,14 @@ def run_drill(
         )
     finally:
         with interrupts_deferred():
+            watcher.teardown_started()
             results.append(_teardown(ctx))
+            watcher.phase_finished(results[-1])
             # A signal during teardown was obeyed by hurrying it: the drill still counts as
             # interrupted (exit 3), as CI cancelled it.
             interrupted = interrupted or bool(signals_received())
             report = build_report(ctx, results, interrupted=interrupted)
             paths = write_reports(report, report_dir=report_dir)
+            watcher.drill_finished(report)
     log.info("drill finished", verdict=report.verdict.value, report=str(paths.directory))
     return DrillOutcome(report=report, paths=paths)

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from drdrill.engine.context import DrillContext
+from drdrill.engine.events import WorkloadState
 from drdrill.engine.phase import PhaseOutcome
 from drdrill.errors import PhaseFailure
 from drdrill.gitops.argocd_tree import ArgoRef, expand_application_tree
@@ -165,10 +166,16 @@ class WorkloadsPhase:
             if not targets and not stopped:
                 raise PhaseFailure(
                     "the GitOps engine applied no workloads: nothing in Git to recover")
+            selection = Selection(include=spec.include, exclude=spec.exclude)
+            ctx.observer.workloads_waiting([
+                WorkloadState(r.kind, r.namespace, r.name, "unknown", "not listed yet")
+                for r in targets if selection.keeps(r)])
             outcomes = wait_until_healthy(
                 api_client=api, targets=targets, deadline=deadline,
                 clock_origin=ctx.clock.started_monotonic,
-                selection=Selection(include=spec.include, exclude=spec.exclude),
+                selection=selection,
+                on_change=lambda ref, health: ctx.observer.workload_changed(WorkloadState(
+                    ref.kind, ref.namespace, ref.name, health.state.value, health.reason)),
                 rules=RuleBook(spec.health_rules),
                 pod_policy=PodPolicy(
                     crash_loop_restarts=spec.crash_loop_restarts,
@@ -177,7 +184,6 @@ class WorkloadsPhase:
                     pools=ctx.scenario.spec.cluster.node_pools,
                 ),
             )
-            selection = Selection(include=spec.include, exclude=spec.exclude)
             ctx.workloads = _stopped_results(tree, selection) + _mark_simulated(ctx, [
                 _with_chain(outcome.to_result(), tree, outcome.ref) for outcome in outcomes
             ])
