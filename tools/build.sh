@@ -3,7 +3,7 @@
 # cache outside the checkout (kept apart from the test bed so adding a tool rebuilds nothing
 # else), and print its path.
 #
-#   tools/build.sh pushgateway|actionlint
+#   tools/build.sh pushgateway|actionlint|sops|age|age-keygen|kubeseal
 #
 # Cache: ${DRDRILL_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drdrill/tools}/<tool>-<version>/
 set -euo pipefail
@@ -15,7 +15,12 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 case "${1:-}" in
   pushgateway) VERSION=$PUSHGATEWAY_VERSION; PKG=github.com/prometheus/pushgateway ;;
   actionlint) VERSION=$ACTIONLINT_VERSION; PKG=github.com/rhysd/actionlint/cmd/actionlint ;;
-  *) echo "tools: usage: tools/build.sh pushgateway|actionlint" >&2; exit 2 ;;
+  sops) VERSION=$SOPS_VERSION; PKG=github.com/getsops/sops/v3/cmd/sops ;;
+  age) VERSION=$AGE_VERSION; PKG=filippo.io/age/cmd/age ;;
+  age-keygen) VERSION=$AGE_VERSION; PKG=filippo.io/age/cmd/age-keygen ;;
+  kubeseal) VERSION=$KUBESEAL_VERSION; PKG=github.com/bitnami-labs/sealed-secrets/cmd/kubeseal ;;
+  *) echo "tools: usage: tools/build.sh pushgateway|actionlint|sops|age|age-keygen|kubeseal" >&2
+     exit 2 ;;
 esac
 TOOL=$1
 CACHE_ROOT=${DRDRILL_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/drdrill/tools}

@@ -29,13 +29,14 @@ def plan(scenario: ScenarioArg) -> None:
     ctx = DrillContext(scenario=loaded, options=RunOptions())
     typer.echo(f"drill {loaded.name}: provider {ctx.provider.value}, RTO {loaded.spec.sla.rto}"
                + (f", RPO {loaded.spec.sla.rpo}" if loaded.spec.sla.rpo else ""))
-    for index, phase in enumerate(build_phases(), start=1):
+    phases = build_phases()
+    for index, phase in enumerate(phases, start=1):
         required = "required" if phase.required(ctx) else "optional"
         budget = format_duration(phase_budget(ctx, phase.name))
         typer.echo(f"{index}. {phase.name} (budget {budget}, {required})")
         for line in phase.describe(ctx):
             typer.echo(f"   - {line}")
-    typer.echo("5. teardown: undo everything above, newest first")
+    typer.echo(f"{len(phases) + 1}. teardown: undo everything above, newest first")
 
 
 def schema() -> None:

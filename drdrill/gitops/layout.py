@@ -30,7 +30,8 @@ SOURCE_GROUP = "source.toolkit.fluxcd.io"
 KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 # Larger YAML files are not scanned for GitRepository objects (generated CRD bundles).
 _MAX_SCANNED_BYTES = 4 * 1024 * 1024
-_YAML = (".yaml", ".yml")
+# JSON too: SOPS-encrypted manifests may be JSON, and Flux applies .json files.
+_YAML = (".yaml", ".yml", ".json")
 
 
 class UnhandledLayout(BadInputError):
@@ -223,6 +224,40 @@ def find_kustomizations(files: RepoFiles) -> tuple[GitKustomization, ...]:
                     file=path, name=str(metadata["name"]),
                     namespace=metadata.get("namespace") or None,
                     patches=tuple(p for p in patches if isinstance(p, dict))))
+    return tuple(found)
+
+
+def _decryption_secret(doc: Mapping[str, Any]) -> str | None:
+    decryption = (doc.get("spec") or {}).get("decryption") or {}
+    if not isinstance(decryption, dict) or decryption.get("provider") != "sops":
+        return None
+    name = (decryption.get("secretRef") or {}).get("name")
+    return str(name) if name else None
+
+
+def find_decryption_secrets(files: RepoFiles) -> tuple[tuple[str | None, str], ...]:
+    """(namespace or None, name) of every SOPS decryption Secret a Flux Kustomization in Git
+    names, in its own spec or in a kustomize patch of one (how `flux bootstrap` repositories
+    add decryption to their root Kustomization)."""
+    found: dict[tuple[str | None, str], None] = {}
+    for _, content in files.under(""):
+        for doc in yaml_documents(content):
+            candidates: list[tuple[Mapping[str, Any], str | None]] = []
+            if _is(doc, KUSTOMIZE_GROUP, "Kustomization"):
+                candidates.append((doc, (doc.get("metadata") or {}).get("namespace")))
+            elif str(doc.get("apiVersion", "")).startswith("kustomize.config.k8s.io/"):
+                for patch in doc.get("patches") or []:
+                    if not isinstance(patch, dict) or not isinstance(patch.get("patch"), str):
+                        continue
+                    target = patch.get("target") or {}
+                    for body in yaml_documents(patch["patch"].encode()):
+                        namespace = (body.get("metadata") or {}).get("namespace") or (
+                            target.get("namespace") if isinstance(target, dict) else None)
+                        candidates.append((body, namespace))
+            for obj, namespace in candidates:
+                name = _decryption_secret(obj)
+                if name is not None:
+                    found[(str(namespace) if namespace else None, name)] = None
     return tuple(found)
 
 

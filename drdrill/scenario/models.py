@@ -289,6 +289,30 @@ class PostBuild(Model):
         return self
 
 
+class Decryption(Model):
+    """SOPS decryption in the cluster (Flux `spec.decryption`) with an age key file."""
+
+    provider: Literal["sops"] = "sops"
+    key_file: StrictStr = Field(
+        description="An age key file (`age-keygen` output), relative to the scenario file; it "
+        "becomes the decryption Secret's `identity.agekey`. Never inline.")
+    secret_name: Dns1123Label = Field(
+        default="sops-age", description="The decryption Secret in the root namespace, as in "
+        "Flux's guide; child Kustomizations that name another decryption Secret get it too.")
+
+
+class Keys(Model):
+    """Key files from the DR vault that must open every encrypted secret in Git (the offline
+    key check, before any cluster exists)."""
+
+    age: tuple[StrictStr, ...] = Field(
+        default=(), description="age key files for SOPS-encrypted files (relative to the "
+        "scenario file); gitops.decryption.keyFile is checked too.")
+    sealing_keys: tuple[StrictStr, ...] = Field(
+        default=(), description="Sealed Secrets controller private keys: PEM files or the "
+        "key-backup Secret YAML (`tls.key`), relative to the scenario file.")
+
+
 class Engine(StrEnum):
     FLUX = "flux"
     ARGOCD = "argocd"
@@ -367,6 +391,12 @@ class GitOpsSpec(Model):
     argocd: ArgoCDOptions | None = Field(
         default=None, description="Argo CD only: Helm values files and further sources of the "
         "root Application.")
+    decryption: Decryption | None = Field(
+        default=None, description="Flux only: decrypt SOPS-encrypted manifests in the cluster "
+        "with this key.")
+    keys: Keys | None = Field(
+        default=None, description="Key files the offline key check tries on every encrypted "
+        "secret in Git.")
 
     @model_validator(mode="after")
     def _pinned_manifests(self) -> GitOpsSpec:
@@ -384,6 +414,12 @@ class GitOpsSpec(Model):
         remotes = [r for repo in (self.repository, *self.repositories) for r in repo.remotes]
         if len(remotes) != len(set(remotes)):
             raise ValueError("repositories: a remote is mapped twice")
+        return self
+
+    @model_validator(mode="after")
+    def _decryption_needs_flux(self) -> GitOpsSpec:
+        if self.decryption is not None and self.engine is not Engine.FLUX:
+            raise ValueError("decryption: only for engine flux (Flux's SOPS decryption)")
         return self
 
     def root_name(self) -> str:
@@ -518,6 +554,7 @@ class BackupsSpec(Model):
 
 
 class PhaseBudgets(Model):
+    keys: Duration | None = None
     cluster: Duration | None = None
     bootstrap: Duration | None = None
     workloads: Duration | None = None

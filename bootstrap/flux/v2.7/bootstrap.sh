@@ -17,6 +17,9 @@
 #                                          own sync objects, rewritten); else they are made here
 #   DRDRILL_SUBSTITUTE_FROM                optional: lines "<ConfigMap|Secret> <name> <env file>"
 #                                          made in the namespace for the root's postBuild
+#   DRDRILL_DECRYPTION_SECRETS             optional: lines "<namespace> <name> <entry> <key file>":
+#                                          SOPS decryption Secrets (entry identity.agekey: an
+#                                          age key file), for Kustomizations' spec.decryption
 set -euo pipefail
 
 : "${KUBECONFIG:?KUBECONFIG is not set}"
@@ -91,6 +94,16 @@ while read -r kind object file; do
     --dry-run=client -o yaml </dev/null |
     "${kubectl[@]}" apply --server-side --field-manager=drdrill -f - >/dev/null
 done <<<"${DRDRILL_SUBSTITUTE_FROM:-}"
+
+while read -r secret_namespace object entry file; do
+  [[ -n "${secret_namespace:-}" ]] || continue
+  echo "flux bootstrap: SOPS decryption Secret $secret_namespace/$object ($entry from $file)"
+  "${kubectl[@]}" create namespace "$secret_namespace" --dry-run=client -o yaml |
+    "${kubectl[@]}" apply -f - >/dev/null
+  "${kubectl[@]}" -n "$secret_namespace" create secret generic "$object" \
+    --from-file="$entry=$file" --dry-run=client -o yaml </dev/null |
+    "${kubectl[@]}" apply --server-side --field-manager=drdrill -f - >/dev/null
+done <<<"${DRDRILL_DECRYPTION_SECRETS:-}"
 
 echo "flux bootstrap: GitRepository and Kustomization $namespace/$name (${DRDRILL_REF_KIND} ${DRDRILL_REF}, path ${DRDRILL_PATH})"
 if [[ -n "${DRDRILL_SYNC_MANIFEST:-}" ]]; then

@@ -1,4 +1,4 @@
-"""The four phases of a drill, in order; each drives one adapter."""
+"""The phases of a drill, in order; each drives one adapter."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ def build_phases() -> list[Phase]:
     from drdrill.engine.phases.backups import BackupsPhase
     from drdrill.engine.phases.bootstrap import BootstrapPhase
     from drdrill.engine.phases.cluster import ClusterPhase
+    from drdrill.engine.phases.keys import KeysPhase
     from drdrill.engine.phases.workloads import WorkloadsPhase
 
-    return [ClusterPhase(), BootstrapPhase(), WorkloadsPhase(), BackupsPhase()]
+    return [KeysPhase(), ClusterPhase(), BootstrapPhase(), WorkloadsPhase(), BackupsPhase()]

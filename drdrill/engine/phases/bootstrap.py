@@ -6,6 +6,7 @@ controllers from the test bed run as local processes against the apiserver.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from drdrill.gitops.layout import (
     RepoFiles,
     RepositoryLayout,
     UnhandledLayout,
+    find_decryption_secrets,
     inspect_layout,
     read_commit,
     read_folder,
@@ -131,6 +133,9 @@ def inspect_gitops(scenario: Scenario, *, files: RepoFiles | None = None) -> Git
 def check_gitops(scenario: Scenario) -> GitOpsLayout | None:
     """Before any budget is spent: the layout is one drdrill handles, and every GitRepository
     in Git points at a mapped remote or at one that answers. Raises with one line."""
+    from drdrill.engine.phases.keys import load_key_files
+
+    load_key_files(scenario)  # a bad key file is bad input, named before anything starts
     found = inspect_gitops(scenario)
     gitops = scenario.spec.gitops
     if found is None or gitops is None:
@@ -241,6 +246,9 @@ def _sync_manifest(
         path=gitops.path, interval=gitops.interval, layout=found.layout, rewrites=rewrites,
         post_build=gitops.post_build,
     )
+    if gitops.decryption is not None:
+        objects.kustomization["spec"]["decryption"] = {
+            "provider": "sops", "secretRef": {"name": gitops.decryption.secret_name}}
     folder = Path(tempfile.mkdtemp(prefix="drdrill-sync-"))
     manifest = folder / "sync.yaml"
     manifest.write_text(yaml.safe_dump_all(objects.documents(), sort_keys=False))
@@ -273,6 +281,49 @@ def _components(found: GitOpsLayout, files: RepoFiles | None, folder: Path) -> s
     target = folder / "gotk-components.yaml"
     target.write_bytes(content)
     return str(target)
+
+
+# Flux reads age identities from decryption Secret entries whose names end in `.agekey`.
+AGE_KEY_ENTRY = "identity.agekey"
+_DECRYPT_FAILED = re.compile(r"failed to decrypt and format '(?P<namespace>[^/']*)/"
+                             r"(?P<name>[^']+)' (?P<kind>\w+)")
+
+
+def decryption_secrets(gitops: GitOpsSpec, *, namespace: str,
+                       files: RepoFiles | None) -> list[tuple[str, str]]:
+    """(namespace, name) of each SOPS decryption Secret the drill creates with the scenario's
+    age key: the root's, and every one a Kustomization in Git names."""
+    if gitops.decryption is None:
+        return []
+    wanted = {(namespace, gitops.decryption.secret_name): None}
+    if files is not None:
+        for found_namespace, name in find_decryption_secrets(files):
+            wanted[(found_namespace or namespace, name)] = None
+    return list(wanted)
+
+
+def _decryption_env(ctx: DrillContext, gitops: GitOpsSpec, secrets: list[tuple[str, str]]) -> str:
+    if gitops.decryption is None:
+        return ""
+    key_file = ctx.scenario.resolve_path(gitops.decryption.key_file)
+    return "\n".join(f"{ns} {name} {AGE_KEY_ENTRY} {key_file}" for ns, name in secrets)
+
+
+def explain_decryption_failure(message: str, *, key_file: Path) -> str | None:
+    """kustomize-controller's decryption error, said as what it means for the drill."""
+    match = _DECRYPT_FAILED.search(message)
+    if match is None:
+        return None
+    where = f"{match['namespace']}/" if match["namespace"] else ""
+    return (f"{match['kind']} {where}{match['name']} cannot be decrypted with the key in "
+            f"{key_file}: {message}")
+
+
+def _layout_files(ctx: DrillContext) -> RepoFiles | None:
+    gitops = ctx.scenario.spec.gitops
+    if gitops is None or gitops.repository.path is None:
+        return None
+    return _local_files(ctx.scenario.resolve_path(gitops.repository.path), gitops.ref)
 
 
 def _remember_processes(ctx: DrillContext, pgids: tuple[int, ...]) -> None:
@@ -315,8 +366,19 @@ class BootstrapPhase:
                          f"objects {found.namespace}/{found.name}")
             if found.layout.encrypted:
                 kinds = sorted({e.kind for e in found.layout.encrypted})
+                checked = ("their keys are checked by the keys phase" if gitops.keys
+                           or gitops.decryption else "their keys are not checked by this "
+                           "drill (name them in spec.gitops.keys)")
                 lines.append(f"{len(found.layout.encrypted)} encrypted secret(s) in Git "
-                             f"({', '.join(kinds)}): their keys are not checked by this drill")
+                             f"({', '.join(kinds)}): {checked}")
+            if gitops.decryption is not None:
+                secrets = decryption_secrets(gitops, namespace=found.namespace,
+                                             files=_layout_files(ctx))
+                key_file = ctx.scenario.resolve_path(gitops.decryption.key_file)
+                names = ", ".join(f"{ns}/{name}" for ns, name in secrets)
+                lines.append(f"SOPS decryption: Secret(s) {names} ({AGE_KEY_ENTRY} from "
+                             f"{key_file}); the root Kustomization decrypts with "
+                             f"{gitops.decryption.secret_name}")
         for team in gitops.repositories:
             lines.append(f"repository {team.name} ({', '.join(team.remotes)}) from "
                          f"{team.url or f'{team.path} {_SERVED}'}")
@@ -363,7 +425,10 @@ class BootstrapPhase:
                                                         placement=placement)
             ctx.cleanup.push("remove the sync manifest", lambda: shutil.rmtree(folder, True))
             extra = {"DRDRILL_SYNC_MANIFEST": str(manifest),
-                     "DRDRILL_SUBSTITUTE_FROM": _substitute_from(ctx, gitops)}
+                     "DRDRILL_SUBSTITUTE_FROM": _substitute_from(ctx, gitops),
+                     "DRDRILL_DECRYPTION_SECRETS": _decryption_env(
+                         ctx, gitops, decryption_secrets(gitops, namespace=namespace,
+                                                         files=files or _layout_files(ctx)))}
             if placement.controllers_in_cluster and gitops.install_manifests is None:
                 install = _components(found, files, folder)
         else:
@@ -421,9 +486,14 @@ class BootstrapPhase:
                 result = wait_for_flux(api, namespace=namespace, name=name,
                                        source_name=found.source_name,
                                        expected_commit=expected_commit, deadline=deadline)
-            except PhaseFailure:
+            except PhaseFailure as failure:
                 if flux is not None:
                     flux.check_running()  # a dead controller is the real reason
+                if gitops.decryption is not None:
+                    key_file = ctx.scenario.resolve_path(gitops.decryption.key_file)
+                    clearer = explain_decryption_failure(str(failure), key_file=key_file)
+                    if clearer is not None:
+                        raise PhaseFailure(clearer) from failure
                 raise
             ctx.gitops_object = result.kustomization
             revision = result.revision
