@@ -185,9 +185,12 @@ class DrillBoard(DrillObserver):
         shown = sorted((w for w in states if w.state != "current"),
                        key=lambda w: (_STATE_ORDER.get(w.state, 3), w.kind,
                                       w.namespace or "", w.name))
-        title = (f"waiting on {pending} of {len(states)} workloads" if self._waiting_open
-                 else f"{len(states)} workloads")
+        noun = "workload" if len(states) == 1 else "workloads"
+        title = (f"waiting on {pending} of {len(states)} {noun}" if self._waiting_open
+                 else f"{len(states)} {noun}")
         title += f" ({healthy} healthy" + (f", {failed} failed)" if failed else ")")
+        if not shown:
+            return Group(Text(title, style="bold"))
         table = Table(box=None, pad_edge=False, show_edge=False)
         table.add_column("workload", overflow="fold")
         table.add_column("why not healthy yet" if self._waiting_open else "state",

@@ -143,6 +143,16 @@ def test_the_last_frame_says_the_verdict_and_what_did_not_recover() -> None:
     assert lines_with(text, "drdrill run") == ["drdrill run demo 3.0s of RTO 10m00s"]
 
 
+def test_when_every_workload_is_healthy_only_the_count_remains() -> None:
+    board = started_board(Clock())
+    board.workloads_waiting([WorkloadState("Deployment", "ml", "a", "unknown", "-")])
+    board.workload_changed(WorkloadState("Deployment", "ml", "a", "current", "ready"))
+    board.phase_finished(PhaseResult(name="workloads", status=PhaseStatus.PASSED))
+    text = shown(board)
+    assert lines_with(text, "healthy") == ["1 workload (1 healthy)"]
+    assert not lines_with(text, "state")
+
+
 @pytest.mark.parametrize(("env", "tty", "no_live", "step", "wanted"), [
     ({"TERM": "xterm-256color"}, True, False, False, True),
     ({"TERM": "xterm-256color", "NO_COLOR": "1"}, True, False, False, True),
