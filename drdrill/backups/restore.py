@@ -8,59 +8,34 @@ short, long or altered object ends as a problem for that key, never as a pass.
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import tempfile
-from base64 import b64decode
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, Literal
 
-from botocore.exceptions import FlexibleChecksumError
-
+from drdrill.backups.checks import ObjectCheck, RestoreTarget, judge, problem_of
 from drdrill.backups.keys import UnsafeKeyError, create_restore_file, key_components
+from drdrill.backups.obstore_get import ObstoreGetter
 from drdrill.backups.ranged import RANGED_MIN_BYTES, stream_ranged
-from drdrill.backups.s3client import (
-    S3_ERRORS,
-    S3Client,
-    S3Endpoint,
-    describe_error,
-    error_code,
-    is_fatal,
-)
+from drdrill.backups.s3client import S3Client, S3Endpoint
 from drdrill.backups.signed_get import SignedGetter
-from drdrill.backups.streaming import (
-    BROKEN_STREAM,
-    StreamedObject,
-    stream_with_retries,
-)
+from drdrill.backups.streaming import stream_with_retries
 from drdrill.errors import BadInputError, PrerequisiteError
 from drdrill.timing import Deadline
 
-_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+__all__ = ["ObjectCheck", "RestoreTarget", "judge", "restore_objects"]
+
+# "auto": obstore for whole objects with a manifest sha256 (the fastest measured), today's
+# signed http.client GETs (or botocore) for the rest; "http": never obstore.
+Engine = Literal["auto", "http"]
+# Called with (objects, bytes) as each object is judged.
+Progress = Callable[[int, int], None]
 # Room left on the disk beyond the objects themselves.
 FREE_SPACE_MARGIN = 64 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class RestoreTarget:
-    key: str
-    relative_key: str
-    expected_size: int
-    expected_sha256: str | None = None
-
-
-@dataclass(frozen=True)
-class ObjectCheck:
-    relative_key: str
-    bytes_read: int = 0
-    problem: str | None = None
-
-    @property
-    def verified(self) -> bool:
-        return self.problem is None
 
 
 def format_bytes(count: float) -> str:
@@ -98,27 +73,6 @@ def check_free_space(folder: Path, *, needed: int, what: str) -> None:
             f"(+{format_bytes(FREE_SPACE_MARGIN)} margin), {format_bytes(free)} free; "
             "pass --restore-dir on a larger disk or verify a sample"
         )
-
-
-def judge(target: RestoreTarget, got: StreamedObject) -> str | None:
-    """Why the restored bytes are not the backed-up object, or None when they are."""
-    if got.size != got.content_length:
-        return f"truncated: read {got.size} of {got.content_length} bytes"
-    if got.size != target.expected_size:
-        return f"size {got.size} bytes, expected {target.expected_size}"
-    if target.expected_sha256 is not None and got.sha256 != target.expected_sha256:
-        return (
-            f"sha256 {got.sha256[:16]}... differs from the manifest's "
-            f"{target.expected_sha256[:16]}..."
-        )
-    if got.s3_sha256 is not None:
-        try:
-            stored = b64decode(got.s3_sha256, validate=True).hex()
-        except ValueError:
-            return "S3 returned a malformed ChecksumSHA256"
-        if stored != got.sha256:
-            return "sha256 differs from the ChecksumSHA256 S3 stored for the object"
-    return None
 
 
 def restore_one(
@@ -160,32 +114,8 @@ def restore_one(
             got = stream_with_retries(
                 client, bucket=bucket, key=target.key, fd=fd, deadline=deadline
             )
-    except FlexibleChecksumError:
-        return ObjectCheck(
-            target.relative_key,
-            problem="the bytes received do not match the checksum S3 stored for the object, "
-            "also after retrying",
-        )
-    except BROKEN_STREAM as err:
-        return ObjectCheck(
-            target.relative_key,
-            problem=f"download broke off and was not completed: {describe_error(err)}",
-        )
-    except S3_ERRORS as err:
-        if is_fatal(err):
-            raise
-        if error_code(err) in ("NoSuchKey", "404"):
-            return ObjectCheck(target.relative_key, problem="vanished from the bucket")
-        return ObjectCheck(target.relative_key, problem=f"GET failed: {describe_error(err)}")
-    except OSError as err:
-        if err.errno in _DISK_FULL:
-            # Space is reserved before a file is mapped (posix_fallocate), so a full disk is
-            # this error, never a SIGBUS; no other object would fare better.
-            raise PrerequisiteError(
-                f"the restore folder's disk filled up while restoring {target.relative_key} "
-                f"({err.strerror}); pass --restore-dir on a larger disk or verify a sample"
-            ) from err
-        raise
+    except Exception as err:  # judged (or re-raised) by problem_of
+        return ObjectCheck(target.relative_key, problem=problem_of(target, err))
     finally:
         os.close(fd)
     return ObjectCheck(target.relative_key, bytes_read=got.size, problem=judge(target, got))
@@ -200,24 +130,46 @@ def restore_objects(
     folder: Path,
     concurrency: int,
     deadline: Deadline,
+    engine: Engine = "auto",
+    progress: Progress | None = None,
 ) -> list[ObjectCheck]:
     """Restore `targets` into `folder` with `concurrency` parallel downloads.
 
-    Large objects go one after the other, each fetched in `concurrency` parallel parts;
-    the others go `concurrency` at a time, through a `SignedGetter` when the client allows.
+    Large objects go one after the other, each fetched in `concurrency` parallel parts.
+    Whole objects with a manifest sha256 go through obstore (`engine="auto"`), the others
+    `concurrency` at a time through a `SignedGetter` when the client allows, else botocore.
+    Each check names the engine that fetched it; `progress` hears of every object judged.
     """
     signed = SignedGetter.for_client(client, endpoint=endpoint)
+    config: Any = client.meta.config
+    fast = (ObstoreGetter.for_endpoint(endpoint, endpoint_url=client.meta.endpoint_url,
+                                       read_timeout=float(config.read_timeout))
+            if engine == "auto" else None)
     root_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     large = [t for t in targets if t.expected_size >= RANGED_MIN_BYTES and concurrency > 1]
-    small = [t for t in targets if t.expected_size < RANGED_MIN_BYTES or concurrency == 1]
+    whole = [t for t in targets if t.expected_size < RANGED_MIN_BYTES or concurrency == 1]
+    by_obstore = [t for t in whole if fast is not None and t.expected_sha256 is not None]
+    small = [t for t in whole if fast is None or t.expected_sha256 is None]
+    http_engine = "signed-http" if signed is not None else "botocore"
     checks: list[ObjectCheck] = []
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="drdrill-restore")
+
+    def judged(check: ObjectCheck, name: str) -> ObjectCheck:
+        if progress is not None:
+            progress(1, check.bytes_read)
+        return replace(check, engine=name)
+
     try:
         checks += [
-            restore_one(client, bucket=bucket, target=t, root_fd=root_fd, deadline=deadline,
-                        part_concurrency=concurrency, signed=signed)
+            judged(restore_one(client, bucket=bucket, target=t, root_fd=root_fd,
+                               deadline=deadline, part_concurrency=concurrency, signed=signed),
+                   f"ranged-{http_engine}")
             for t in large
         ]
+        if fast is not None and by_obstore:
+            checks += [replace(c, engine=fast.name) for c in fast.restore(
+                bucket=bucket, targets=by_obstore, root_fd=root_fd, concurrency=concurrency,
+                deadline=deadline, progress=progress)]
         futures: list[Future[ObjectCheck]] = [
             pool.submit(
                 restore_one, client, bucket=bucket, target=t, root_fd=root_fd,
@@ -226,7 +178,7 @@ def restore_objects(
             for t in small
         ]
         for future in as_completed(futures):
-            checks.append(future.result())
+            checks.append(judged(future.result(), http_engine))
     except BaseException:
         # Interrupted (or a fatal error): end the GETs in flight instead of waiting out their
         # read timeouts and retries, then wait for the workers (they write into root_fd).

@@ -122,3 +122,21 @@ def test_ctrl_c_during_a_restore_returns_at_once(tmp_path: Path) -> None:
                             folder=folder, concurrency=4, deadline=Deadline.after(300))
         assert time.monotonic() - started < 5.0
         assert not [t for t in threading.enumerate() if t.name.startswith("drdrill-restore")]
+
+
+@pytest.mark.usefixtures("credentials")
+def test_ctrl_c_during_an_obstore_restore_returns_at_once(tmp_path: Path) -> None:
+    """As above, for objects with a manifest sha256 (the obstore engine)."""
+    with stalling_server() as port:
+        endpoint = S3Endpoint(endpoint_url=f"http://127.0.0.1:{port}", max_concurrency=4)
+        client = make_s3_client(endpoint=endpoint, read_timeout=60)
+        folder = tmp_path / "restore"
+        folder.mkdir()
+        targets = [RestoreTarget(f"p/{i}.bin", f"{i}.bin", 1_000_000, "0" * 64)
+                   for i in range(8)]
+        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+        started = time.monotonic()
+        with pytest.raises(DrillInterrupted), interrupts_raise():
+            restore_objects(client, endpoint=endpoint, bucket="b", targets=targets,
+                            folder=folder, concurrency=4, deadline=Deadline.after(300))
+        assert time.monotonic() - started < 5.0
