@@ -25,6 +25,7 @@ from drdrill.proc import inherited_environment
 from drdrill.timing import Deadline
 
 APPLICATION = WatchedObject("argoproj.io", "v1alpha1", "applications", "Application")
+APPLICATIONSET = WatchedObject("argoproj.io", "v1alpha1", "applicationsets", "ApplicationSet")
 REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
 # Conditions that say the desired state cannot be computed or is invalid.
 _ERROR_CONDITIONS = ("ComparisonError", "InvalidSpecError", "SyncError")

@@ -1,4 +1,5 @@
-"""Run the real Argo CD application-controller and repo-server, and Redis, as local processes.
+"""Run the real Argo CD application-controller, repo-server and ApplicationSet controller, and
+Redis, as local processes.
 
 On kwok the pods of an installed Argo CD are only simulated, so nothing would ever sync; the
 test bed's `argocd` multi-call binary runs here instead (its name picks the component), against
@@ -112,9 +113,9 @@ def _start(argocd: LocalArgoCD, command: Command, *, ready: str, deadline: Deadl
 
 def start_local_argocd(*, kubeconfig: Path, namespace: str, deadline: Deadline,
                        app_resync_seconds: int = 180) -> LocalArgoCD:
-    """Start Redis, the repo-server and the application-controller and wait until each reports
-    ready; stop all on any failure. The CRDs and ConfigMaps (the bootstrap script's) must be
-    there already."""
+    """Start Redis, the repo-server, the application-controller and the ApplicationSet
+    controller and wait until each reports ready; stop all on any failure. The CRDs and
+    ConfigMaps (the bootstrap script's) must be there already."""
     workdir = Path(tempfile.mkdtemp(prefix="drdrill-argocd-"))
     argocd = LocalArgoCD(workdir=workdir)
     try:
@@ -126,6 +127,7 @@ def start_local_argocd(*, kubeconfig: Path, namespace: str, deadline: Deadline,
         for folder in ("home", "tmp", "redis"):
             (workdir / folder).mkdir()
         redis, repo, repo_metrics, metrics = free_port(), free_port(), free_port(), free_port()
+        appset_metrics, appset_probe, appset_webhook = free_port(), free_port(), free_port()
         tools = testbed_dir() / "bin"
         env = {
             "KUBECONFIG": str(kubeconfig),
@@ -164,6 +166,18 @@ def start_local_argocd(*, kubeconfig: Path, namespace: str, deadline: Deadline,
             "--persist-resource-health=true",
         ), env=env, log_file=workdir / "argocd-application-controller.log"),
             ready=f"http://{LOOPBACK}:{metrics}/healthz", deadline=deadline.sooner(90))
+        # ApplicationSets in Git generate Applications only with their own controller.
+        _start(argocd, Command((
+            str(testbed_binary("argocd-applicationset-controller")),
+            f"--kubeconfig={kubeconfig}", f"--namespace={namespace}",
+            f"--argocd-repo-server={LOOPBACK}:{repo}", "--repo-server-plaintext",
+            f"--metrics-addr={LOOPBACK}:{appset_metrics}",
+            f"--probe-addr={LOOPBACK}:{appset_probe}",
+            f"--webhook-addr={LOOPBACK}:{appset_webhook}",
+            # generators that call SCM provider APIs reach outside the drill: off
+            "--enable-scm-providers=false", "--logformat=text",
+        ), env=env, log_file=workdir / "argocd-applicationset-controller.log"),
+            ready=f"http://{LOOPBACK}:{appset_metrics}/metrics", deadline=deadline.sooner(60))
     except BaseException:
         argocd.stop()
         raise

@@ -7,11 +7,15 @@ A drill that stopped there would never look at the children's Deployments: a fal
 child is therefore a layer, like a Flux Kustomization: once it is Synced and Healthy its own
 `status.resources` are added (and its children's, to any depth); one that fails (Degraded, a
 failed sync, an error condition) stops with Argo CD's message. Applications an ApplicationSet
-in the tree generated (their owner reference names it) are its children.
+in the tree generated (their owner reference names it) are its children, adopted once the
+ApplicationSet controller reports `ResourcesUpToDate` (before that, an ApplicationSet whose
+Applications do not exist yet would look like one that generates none); its `ErrorOccurred`
+condition stops the layer with the controller's message.
 
 `ApplicationTracker` holds the closure and does no I/O, so it is tested with plain dicts;
-`expand_application_tree` feeds it one cluster-wide LIST of Applications per second until
-every layer is settled or the deadline passes.
+`expand_application_tree` feeds it one cluster-wide LIST of Applications per second (and of
+ApplicationSets while one in the tree is not settled) until every layer is settled or the
+deadline passes.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from drdrill.gitops.argocd import APPLICATION, application_state
+from drdrill.gitops.argocd import APPLICATION, APPLICATIONSET, application_state
+from drdrill.gitops.objectwatch import WatchedObject
 from drdrill.timing import Deadline
 
 APPLICATION_KIND = ("argoproj.io", "Application")
@@ -111,14 +116,20 @@ class ApplicationTracker:
         self._latest[root_ref] = self.root
         self._expand(root_ref, self.root)
 
-    def observe(self, applications: Iterable[Mapping[str, Any]], at: float) -> None:
-        """A fresh look at every Application in the cluster."""
+    def observe(self, applications: Iterable[Mapping[str, Any]], at: float,
+                appsets: Iterable[Mapping[str, Any]] = ()) -> None:
+        """A fresh look at every Application in the cluster, and at the ApplicationSets
+        listed just before them."""
         applications = list(applications)
-        for app in applications:
-            self._latest[self._known(ref_of(app))] = app
+        for obj in (*appsets, *applications):
+            self._latest[self._known(ref_of(obj))] = obj
         for appset, state in list(self._layers.items()):
-            if (appset.group, appset.kind) == APPLICATIONSET_KIND and state.ready_at is not None:
+            if (appset.group, appset.kind) != APPLICATIONSET_KIND or state.expanded:
+                continue
+            self._judge_appset(appset, at)
+            if state.ready_at is not None:
                 self._adopt_generated(appset, applications)
+                state.expanded = True
         for layer in list(self._layers):
             if (layer.group, layer.kind) == APPLICATION_KIND and layer != self._root:
                 self._judge(layer, at)
@@ -140,6 +151,23 @@ class ApplicationTracker:
                     self._objects[ref] = ArgoApplied(ref, appliers)
                     self._layers[ref] = _LayerState(appliers=appliers)
                     self._latest[ref] = app
+
+    def waits_for_appsets(self) -> bool:
+        return any((ref.group, ref.kind) == APPLICATIONSET_KIND and not state.expanded
+                   and state.problem is None for ref, state in self._layers.items())
+
+    def _judge_appset(self, ref: ArgoRef, at: float) -> None:
+        state, obj = self._layers[ref], self._latest.get(ref)
+        if obj is None or state.problem is not None:
+            return
+        conditions = {str(c.get("type")): c for c in
+                      (obj.get("status") or {}).get("conditions") or [] if isinstance(c, dict)}
+        error = conditions.get("ErrorOccurred")
+        if error is not None and error.get("status") == "True":
+            state.problem = (f"ApplicationSet {error.get('reason') or 'ErrorOccurred'}: "
+                             f"{error.get('message') or ''}").rstrip(": ")
+        elif (conditions.get("ResourcesUpToDate") or {}).get("status") == "True":
+            state.ready_at = at
 
     def _judge(self, ref: ArgoRef, at: float) -> None:
         state = self._layers[ref]
@@ -169,9 +197,9 @@ class ApplicationTracker:
             if (child.group, child.kind) == APPLICATION_KIND:
                 self._layers[child] = _LayerState(appliers=appliers)
             elif (child.group, child.kind) == APPLICATIONSET_KIND:
-                # Its Applications are adopted at the next look (they carry its owner ref).
-                self._layers[child] = _LayerState(appliers=appliers, ready_at=time.monotonic(),
-                                                  expanded=True)
+                # Its Applications (they carry its owner reference) are adopted once its
+                # controller says they are up to date.
+                self._layers[child] = _LayerState(appliers=appliers)
 
     def settled(self) -> bool:
         return all((state.ready_at is not None and state.expanded) or state.problem is not None
@@ -201,15 +229,22 @@ def expand_application_tree(*, api_client: Any, root: Mapping[str, Any], root_re
 
     tracker = ApplicationTracker(root=root, root_ready_at=root_ready_at)
     custom = client.CustomObjectsApi(api_client)
-    while not tracker.settled() and not deadline.expired():
+    def items(kind: WatchedObject) -> list[Any] | None:
         try:
             listed = custom.list_cluster_custom_object(
-                APPLICATION.group, APPLICATION.version, APPLICATION.plural,
+                kind.group, kind.version, kind.plural,
                 _request_timeout=min(15.0, max(1.0, deadline.remaining())))
         except Exception:  # a failed look is retried at the next interval
-            listed = None
-        if listed is not None:
-            tracker.observe(listed.get("items") or [], time.monotonic())
+            return None
+        return list(listed.get("items") or [])
+
+    while not tracker.settled() and not deadline.expired():
+        # ApplicationSets first: one that says its Applications are up to date was written
+        # after they were, so the Applications listed next include them.
+        appsets = items(APPLICATIONSET) if tracker.waits_for_appsets() else []
+        applications = items(APPLICATION) if appsets is not None else None
+        if applications is not None:
+            tracker.observe(applications, time.monotonic(), appsets=appsets or ())
         if not tracker.settled():
             time.sleep(min(interval, max(0.0, deadline.remaining())))
     return tracker.tree()

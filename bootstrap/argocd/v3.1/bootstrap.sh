@@ -7,7 +7,8 @@
 #                                          DRDRILL_ARGOCD_COMPONENTS=local, only the CRDs
 #   DRDRILL_ARGOCD_COMPONENTS              manifests (default): the manifests run Argo CD in the
 #                                          cluster; local: drdrill runs the application-
-#                                          controller and repo-server as local processes, so
+#                                          controller, repo-server and ApplicationSet
+#                                          controller as local processes, so
 #                                          this script installs what they read: the CRDs, the
 #                                          ConfigMaps argocd-cm, argocd-rbac-cm,
 #                                          argocd-cmd-params-cm, argocd-ssh-known-hosts-cm,
@@ -88,7 +89,8 @@ done
 "${kubectl[@]}" create namespace "$namespace" --dry-run=client -o yaml | "${kubectl[@]}" apply -f -
 echo "argocd bootstrap: installing ${components} components from ${DRDRILL_INSTALL_MANIFESTS}"
 "${kubectl[@]}" -n "$namespace" apply --server-side --force-conflicts -f "$DRDRILL_INSTALL_MANIFESTS"
-wait_established crd/applications.argoproj.io crd/appprojects.argoproj.io
+wait_established crd/applications.argoproj.io crd/appprojects.argoproj.io \
+  crd/applicationsets.argoproj.io
 
 if [[ $components == local ]]; then
   # What the install manifests would bring besides the workloads, for controllers that run

@@ -162,6 +162,42 @@ def test_app_of_apps_lists_the_childrens_workloads(
     assert layers == {"platform", "serving", "training"}
 
 
+def test_applicationset_generated_applications_are_followed_to_their_workloads(
+        tmp_path: Path, served: tuple[Path, ServedRepository]) -> None:
+    """The real ApplicationSet controller generates one Application per team from a list
+    generator; their workloads are listed with the ApplicationSet in their chain."""
+    repo, server = served
+    for team in ("vision", "speech"):
+        workload = deployment(f"{team}-server")
+        workload["metadata"]["namespace"] = f"team-{team}"
+        write_app(repo, f"teams/{team}", [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"team-{team}"}},
+            workload])
+    template = child_application("{{team}}", url=server.url, path="teams/{{team}}")
+    write_app(repo, "apps/root", [{
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
+        "metadata": {"name": "teams", "namespace": "argocd"},
+        "spec": {"generators": [{"list": {"elements": [{"team": "vision"},
+                                                        {"team": "speech"}]}}],
+                 "template": {"metadata": {"name": "team-{{team}}"},
+                              "spec": template["spec"]}}}])
+    commit(repo, "an ApplicationSet per team")
+
+    report = argocd_drill(tmp_path, name="argo-appset", path="apps/root",
+                          repository={"url": server.url})
+
+    assert phase(report, "workloads")["status"] == "passed", phase(report, "workloads")
+    found = workloads_by_name(report)
+    for team in ("vision", "speech"):
+        assert found[f"Deployment team-{team}/{team}-server"]["chain"] == [
+            "Application argocd/platform", "ApplicationSet argocd/teams",
+            f"Application argocd/team-{team}", f"Deployment team-{team}/{team}-server"]
+        assert found[f"Deployment team-{team}/{team}-server"]["healthy"]
+    layers = {layer["name"] for layer in report["bootstrap"]["layers"]}
+    assert {"team-vision", "team-speech"} <= layers
+    assert report["verdict"] == "pass"
+
+
 def test_manifest_the_apiserver_rejects_fails_the_sync_with_argo_cds_message(
         tmp_path: Path) -> None:
     repo = new_repo(tmp_path)

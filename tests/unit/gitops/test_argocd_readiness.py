@@ -117,18 +117,44 @@ def test_a_degraded_child_is_a_stopped_layer_with_argo_cds_message() -> None:
     assert problem == "Application Degraded: Job has reached the specified backoff limit"
 
 
-def test_applications_an_applicationset_generated_are_its_children() -> None:
-    appset = {"group": "argoproj.io", "version": "v1alpha1", "kind": "ApplicationSet",
-              "namespace": "argocd", "name": "teams"}
-    root = app("root", resources=[appset])
+def appset_object(name: str, *conditions: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
+            "metadata": {"name": name, "namespace": "argocd"},
+            "status": {"conditions": list(conditions)}}
+
+
+APPSET = {"group": "argoproj.io", "version": "v1alpha1", "kind": "ApplicationSet",
+          "namespace": "argocd", "name": "teams"}
+
+
+def test_applications_an_applicationset_generated_are_its_children_once_up_to_date() -> None:
+    root = app("root", resources=[APPSET])
     tracker = ApplicationTracker(root=root, root_ready_at=1.0)
+    generating = appset_object("teams", {"type": "ParametersGenerated", "status": "True"})
+    # before its controller says the Applications are up to date, none may be missed
+    tracker.observe([root], at=1.5, appsets=[generating])
+    assert not tracker.settled() and tracker.waiting() == ["ApplicationSet argocd/teams"]
+    done = appset_object("teams", {"type": "ResourcesUpToDate", "status": "True"})
     generated = app("team-a", resources=[res("Deployment", "a")], owner="teams")
-    tracker.observe([root, generated], at=2.0)
+    tracker.observe([root, generated], at=2.0, appsets=[done])
     tracker.observe([root, generated], at=2.5)
     chains = {o.ref.name: [a.describe() for a in o.appliers] for o in tracker.tree().objects}
     assert chains["a"] == ["Application argocd/root", "ApplicationSet argocd/teams",
                            "Application argocd/team-a"]
+    assert tracker.settled() and not tracker.waits_for_appsets()
+
+
+def test_an_applicationset_error_stops_its_layer_with_the_controllers_message() -> None:
+    root = app("root", resources=[APPSET])
+    tracker = ApplicationTracker(root=root, root_ready_at=1.0)
+    failed = appset_object("teams", {"type": "ErrorOccurred", "status": "True",
+                                     "reason": "ApplicationGenerationFromParamsError",
+                                     "message": "failed to execute go template"})
+    tracker.observe([root], at=2.0, appsets=[failed])
     assert tracker.settled()
+    [problem] = [layer.problem for layer in tracker.tree().layers if layer.problem]
+    assert problem == ("ApplicationSet ApplicationGenerationFromParamsError: "
+                       "failed to execute go template")
 
 
 def test_script_env_for_helm_values_and_further_sources(tmp_path: Path) -> None:
