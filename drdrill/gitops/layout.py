@@ -12,6 +12,7 @@ folder); a repository given by URL is not cloned ahead of the drill.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -98,7 +99,12 @@ def yaml_documents(content: bytes) -> list[dict[str, Any]]:
     try:
         return [d for d in yaml.safe_load_all(content) if isinstance(d, dict)]
     except yaml.YAMLError:
+        pass
+    try:  # JSON that is not YAML (tab-indented, as `sops` writes it)
+        document = json.loads(content)
+    except ValueError:
         return []
+    return [document] if isinstance(document, dict) else []
 
 
 def _is(obj: Mapping[str, Any], group: str, kind: str) -> bool:

@@ -71,16 +71,13 @@ def check_file(
                                      "no age key named (spec.gitops.keys.age)"))
                 continue
             opened = sops.check_document(doc, age.identities)
-            found.append(verdict(SOPS, "opened", "") if opened.opened else verdict(
-                SOPS, "failed", f"{opened.reason} (keys: {age.describe()})"))
+            found.append(verdict(SOPS, "opened" if opened.opened else "failed",
+                                 opened.reason))
         elif _is_sealed(doc):
             if sealing is None:
                 found.append(verdict(SEALED_SECRET, "unchecked",
                                      "no sealing key named (spec.gitops.keys.sealingKeys)"))
                 continue
             outcome = sealed.check_document(doc, sealing.keys)
-            reason = outcome.reason
-            if outcome.status == "failed":
-                reason = f"{reason} (keys: {sealing.describe()})"
-            found.append(verdict(SEALED_SECRET, outcome.status, reason))
+            found.append(verdict(SEALED_SECRET, outcome.status, outcome.reason))
     return found

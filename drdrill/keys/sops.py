@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -54,8 +55,17 @@ SopsLoader.add_implicit_resolver(
 
 
 def load_documents(content: bytes) -> list[Any]:
-    """The documents of a YAML or JSON file, read as SOPS reads them."""
-    return list(yaml.load_all(content, Loader=SopsLoader))
+    """The documents of a YAML or JSON file, read as SOPS reads them (`sops` writes JSON
+    indented with tabs, which is not YAML)."""
+    try:
+        return list(yaml.load_all(content, Loader=SopsLoader))
+    except yaml.YAMLError:
+        if not content.lstrip().startswith(b"{"):
+            raise
+    try:
+        return [json.loads(content)]
+    except ValueError:
+        raise yaml.YAMLError("neither YAML nor JSON") from None
 
 
 @dataclass(frozen=True)

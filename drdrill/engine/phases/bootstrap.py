@@ -315,8 +315,9 @@ def explain_decryption_failure(message: str, *, key_file: Path) -> str | None:
     if match is None:
         return None
     where = f"{match['namespace']}/" if match["namespace"] else ""
+    one_line = " ".join(message.split())  # SOPS' own error spans several lines
     return (f"{match['kind']} {where}{match['name']} cannot be decrypted with the key in "
-            f"{key_file}: {message}")
+            f"{key_file}: {one_line}")
 
 
 def _layout_files(ctx: DrillContext) -> RepoFiles | None:

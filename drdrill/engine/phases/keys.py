@@ -26,7 +26,7 @@ from drdrill.timing import Deadline
 
 log = structlog.get_logger(__name__)
 # How many failing secrets the phase's one-line reason names; the log names all.
-_NAMED_IN_REASON = 5
+_NAMED_IN_REASON = 10
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,9 @@ class KeysPhase:
             named = "; ".join(c.describe() for c in failed[:_NAMED_IN_REASON])
             more = f"; and {len(failed) - _NAMED_IN_REASON} more" if len(
                 failed) > _NAMED_IN_REASON else ""
-            raise PhaseFailure(f"{len(failed)} of {len(checks)} encrypted secret(s) do not open "
-                               f"with the keys given: {named}{more}")
+            given = "; ".join(k.describe() for k in (keys.age, keys.sealing) if k is not None)
+            raise PhaseFailure("; ".join([
+                f"{len(failed)} of {len(checks)} encrypted secret(s) do not open with the keys "
+                f"in {given}: {named}{more}", *extra]))
         summary = f"{opened} encrypted secret(s) open with the keys given"
         return PhaseOutcome.passed("; ".join([summary, *extra]))

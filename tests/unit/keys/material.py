@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +114,21 @@ def kubeseal(kubeseal_binary: Path, cert: Path, document: dict[str, Any], *,
                            "--scope", scope], input=yaml.safe_dump(document), check=True,
                           capture_output=True, text=True)
     return dict(yaml.safe_load(done.stdout))
+
+
+@dataclass(frozen=True)
+class Tools:
+    sops: Path
+    age_keygen: Path
+    kubeseal: Path | None  # None: the proxy does not serve it; seal with `seal_value`
+
+
+@functools.cache
+def tools() -> Tools:
+    """sops, age-keygen and kubeseal from tools/build.sh (built once, cached outside)."""
+    built = subprocess.run(["bash", str(ROOT / "tools" / "build.sh"), "kubeseal"],
+                           capture_output=True, text=True, timeout=1800, check=False)
+    kubeseal_binary = Path(built.stdout.strip().splitlines()[-1]) if built.returncode == 0 \
+        else None
+    return Tools(sops=build_tool("sops"), age_keygen=build_tool("age-keygen"),
+                 kubeseal=kubeseal_binary)
