@@ -8,6 +8,10 @@ cluster of the same name is refused and never touched.
 
 The commands, the kind config and the GPU patches are plain values, unit-tested without a
 container engine; only `create` / `delete` run them.
+
+The Docker daemon may die while a drill runs: a failing `kind` or `docker` call is then reported
+as the daemon having stopped answering (not as kind's own last line), and a teardown that cannot
+reach it says what is left and how to remove it once Docker answers again.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import yaml
 from drdrill.clusters.base import ClusterInfo, GitOpsPlacement, RunningSimulation
 from drdrill.clusters.docker_engine import DockerEngine, find_docker
 from drdrill.clusters.nodes import GPU_RESOURCE, wait_nodes_ready
-from drdrill.errors import InfrastructureError, PrerequisiteError
+from drdrill.errors import DrdrillError, InfrastructureError, PrerequisiteError
 from drdrill.kubeapi import call_with_retries, new_api_client
 from drdrill.proc import Command, run_checked
 from drdrill.scenario.models import NodePool
@@ -254,28 +258,55 @@ class KindCluster:
                         "kind-network-created": "yes" if network_created else "no"},
         )
         try:
-            command = create_command(drill=self.drill, image=image, config=config,
-                                     kubeconfig=kubeconfig, kind=kind,
-                                     wait_seconds=max(1, int(deadline.remaining())))
-            run_checked(Command(command.argv, env=env), timeout=deadline.remaining() + 30,
-                        what="kind create cluster")
-            if self.load_images:
-                load = load_command(drill=self.drill, images=self.load_images, kind=kind)
-                run_checked(Command(load.argv, env=env), timeout=max(deadline.remaining(), 60),
-                            what="kind load docker-image")
-            api = new_api_client(kubeconfig=kubeconfig)
             try:
-                expected = 1 + sum(workers_per_pool(p) for p in self.pools)
-                if self.config_file is None:
-                    wait_nodes_ready(api, expected=expected, deadline=deadline)
-                self._advertise_gpus(api, deadline=deadline)
-                server = api.configuration.host
-            finally:
-                api.close()
-        except BaseException:
-            self.delete(info)
+                server = self._start(info, kind=kind, image=image, config=config, env=env,
+                                     deadline=deadline)
+            except DrdrillError as err:
+                if docker.answers():
+                    raise
+                # kind's and docker's own last lines then only echo a refused connection
+                raise InfrastructureError(
+                    f"the Docker daemon ({docker.describe()}) stopped answering while the kind "
+                    f"cluster was being created: {err}") from err
+        except BaseException as err:
+            self._undo_failed_create(info, err)
             raise
         return replace(info, server=str(server))
+
+    def _start(self, info: ClusterInfo, *, kind: str, image: str, config: Path,
+               env: dict[str, str], deadline: Deadline) -> str:
+        """`kind create cluster`, the images to load, every node Ready, GPUs advertised; returns
+        the API server's address."""
+        kubeconfig = info.kubeconfig
+        command = create_command(drill=self.drill, image=image, config=config,
+                                 kubeconfig=kubeconfig, kind=kind,
+                                 wait_seconds=max(1, int(deadline.remaining())))
+        run_checked(Command(command.argv, env=env), timeout=deadline.remaining() + 30,
+                    what="kind create cluster")
+        if self.load_images:
+            load = load_command(drill=self.drill, images=self.load_images, kind=kind)
+            run_checked(Command(load.argv, env=env), timeout=max(deadline.remaining(), 60),
+                        what="kind load docker-image")
+        api = new_api_client(kubeconfig=kubeconfig)
+        try:
+            expected = 1 + sum(workers_per_pool(p) for p in self.pools)
+            if self.config_file is None:
+                wait_nodes_ready(api, expected=expected, deadline=deadline)
+            self._advertise_gpus(api, deadline=deadline)
+            return str(api.configuration.host)
+        finally:
+            api.close()
+
+    def _undo_failed_create(self, info: ClusterInfo, err: BaseException) -> None:
+        """Remove what a failed create left; a teardown that fails too is part of the error
+        (an interruption stays an interruption, its teardown problem is logged)."""
+        try:
+            self.delete(info)
+        except DrdrillError as cleanup:
+            if not isinstance(err, DrdrillError):
+                log.error("kind cluster teardown after an interruption failed", error=str(cleanup))
+                return
+            raise InfrastructureError(f"{err}; cleanup attempted: {cleanup}") from err
 
     def _advertise_gpus(self, api: Any, *, deadline: Deadline) -> None:
         from kubernetes import client
@@ -305,8 +336,9 @@ class KindCluster:
                             what="kind delete cluster")
             except InfrastructureError as err:
                 problems.append(str(err))
+        name = cluster_name(self.drill)
         try:
-            left = docker.containers(label=f"{CLUSTER_LABEL}={cluster_name(self.drill)}")
+            left = docker.containers(label=f"{CLUSTER_LABEL}={name}")
             if left:  # kind missing or failed: remove the node containers and their volumes
                 docker.run("rm", "--force", "--volumes", *left, timeout=120)
                 left = docker.containers(label=f"{CLUSTER_LABEL}={cluster_name(self.drill)}")
@@ -319,9 +351,18 @@ class KindCluster:
             problems.append(str(err))
         if info.workdir is not None:
             shutil.rmtree(info.workdir, ignore_errors=True)
+        if problems and not docker.answers():
+            network = components.get("kind-network")
+            created = network and components.get("kind-network-created") == "yes"
+            raise InfrastructureError(
+                f"kind cluster {name} teardown: the Docker daemon ({docker.describe()}) does not "
+                f"answer, so the node containers labelled {CLUSTER_LABEL}={name}, their volumes"
+                + (f" and the network {network}" if created else "")
+                + f" may be left; once Docker answers again: `kind delete cluster --name {name}`"
+                + (f", `docker network rm {network}`" if created else "")
+                + f" (what failed: {'; '.join(problems)})")
         if problems:
-            raise InfrastructureError(f"kind cluster {cluster_name(self.drill)} teardown: "
-                                      + "; ".join(problems))
+            raise InfrastructureError(f"kind cluster {name} teardown: " + "; ".join(problems))
 
 
 def _patch_status(core: Any, *, node: str, patch: dict[str, Any], deadline: Deadline) -> None:
