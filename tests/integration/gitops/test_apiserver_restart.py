@@ -31,11 +31,14 @@ def apiserver_component(workdir: Path) -> dict[str, Any]:
 
 
 def restart_apiserver(cluster_dir: Path) -> None:
-    """SIGKILL the apiserver by its pid, then start it again exactly as kwokctl did."""
+    """SIGKILL the apiserver by its pid, then start it again exactly as kwokctl did (unless
+    the drill has torn its cluster down in the meantime)."""
     pid_file = cluster_dir / "pids" / "kube-apiserver.pid"
+    component = apiserver_component(cluster_dir)
     os.kill(int(pid_file.read_text()), signal.SIGKILL)
     time.sleep(3)
-    component = apiserver_component(cluster_dir)
+    if not pid_file.exists():
+        return
     with (cluster_dir / "logs" / "kube-apiserver.log").open("ab") as log:
         process = subprocess.Popen(
             [component["binary"], *component["args"]], cwd=component["workDir"],

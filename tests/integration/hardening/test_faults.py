@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -39,6 +40,8 @@ from tests.integration.hardening.test_signal_campaign import drill  # noqa: F401
 from tests.integration.s3_server import S3Server, credential_env
 
 APISERVER_MOMENTS = [
+    # the cluster phase: once kwokctl has started the apiserver, while the nodes register
+    Moment("cluster create", r'"drill started"', 4.0),
     Moment("bootstrap script", r'"bootstrap script starting"', 0.5),
     Moment("gitops wait", r'"controller": "kustomize-controller"', 0.3),
     Moment("workloads wait", r'"phase": "bootstrap", "status"', 0.3),
@@ -46,9 +49,26 @@ APISERVER_MOMENTS = [
 ]
 
 
+def _apiserver_pid_file(tmpdir: Path) -> Path:
+    """The pid file kwokctl wrote for the drill's apiserver (waiting for it, and for the
+    configuration that says how to start it again, while the cluster is being created)."""
+    ends = time.monotonic() + 60
+    while time.monotonic() < ends:
+        found = list(tmpdir.glob("drdrill-kwok-*/clusters/drdrill-*/pids/kube-apiserver.pid"))
+        if (found and found[0].read_text().strip()
+                and (found[0].parent.parent / "kwok.yaml").is_file()):
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError("the drill's apiserver never started")
+
+
 def _restart_apiserver(tmpdir: Path) -> None:
-    cluster_dir = next(tmpdir.glob("drdrill-kwok-*/clusters/drdrill-*"))
-    restart_apiserver(cluster_dir)
+    restart_apiserver(_apiserver_pid_file(tmpdir).parent.parent)
+
+
+def _kill_apiserver(tmpdir: Path) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(int(_apiserver_pid_file(tmpdir).read_text()), signal.SIGKILL)
 
 
 @pytest.mark.parametrize("moment", APISERVER_MOMENTS, ids=lambda m: m.name)
@@ -62,6 +82,7 @@ def test_the_apiserver_killed_and_restarted(drill: tuple[Path, dict[str, str]], 
     bounded.write_text(yaml.safe_dump(document, sort_keys=False))
     outcome = run_interrupted(bounded, Interruption(moment, signal.SIGKILL, False), env=env,
                               workdir=tmp_path, fault=_restart_apiserver)
+    print(f"{moment.name}: exit {outcome.exit_code}, {outcome.verdict}, {outcome.seconds}s")
     kill_leaked(outcome.leaked_pids)
     assert outcome.fired, outcome.stderr_tail
     assert outcome.leaks == []
@@ -69,6 +90,21 @@ def test_the_apiserver_killed_and_restarted(drill: tuple[Path, dict[str, str]], 
     # the apiserver was down) not carried out: always said in a report, never a crash.
     assert (outcome.exit_code, outcome.verdict) in ((0, "pass"), (1, "fail"), (3, "error")), (
         outcome.stderr_tail)
+    assert "unexpected" not in outcome.stderr_tail
+
+
+def test_the_apiserver_killed_during_teardown_leaves_nothing(
+        drill: tuple[Path, dict[str, str]], tmp_path: Path) -> None:  # noqa: F811
+    """Teardown stops the cluster's processes by their pids, not through the apiserver: with
+    the apiserver dead as teardown begins, the verdict stands and nothing is left."""
+    scenario, env = drill
+    moment = Moment("teardown", r'"phase": "backups", "status"', 0.0)
+    outcome = run_interrupted(scenario, Interruption(moment, signal.SIGKILL, False), env=env,
+                              workdir=tmp_path, fault=_kill_apiserver)
+    kill_leaked(outcome.leaked_pids)
+    assert outcome.fired, outcome.stderr_tail
+    assert outcome.leaks == []
+    assert (outcome.exit_code, outcome.verdict) == (0, "pass"), outcome.stderr_tail
     assert "unexpected" not in outcome.stderr_tail
 
 
