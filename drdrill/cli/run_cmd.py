@@ -17,12 +17,13 @@ from drdrill.engine.context import DrillContext, RunOptions
 from drdrill.engine.events import DrillObserver
 from drdrill.engine.phases import build_phases
 from drdrill.engine.phases.bootstrap import check_gitops
-from drdrill.engine.publish import PublishSettings, publish_outcome
+from drdrill.engine.publish import publish_outcome
+from drdrill.engine.publish_config import PublishFlags, publish_settings
 from drdrill.engine.ref_override import parse_ref_override, with_ref
 from drdrill.engine.runner import run_drill
 from drdrill.engine.secrets import register_drill_secrets
 from drdrill.errors import exit_code_for_verdict
-from drdrill.notify import NotifyWhen, webhooks_from_environment
+from drdrill.notify import NotifyWhen
 from drdrill.report.terminal import rto_line, verdict_line
 from drdrill.report.writer import check_report_dir
 from drdrill.scenario import load_scenario
@@ -57,17 +58,21 @@ def run(
     ] = False,
     pushgateway: Annotated[
         str | None, typer.Option(envvar="DRDRILL_PUSHGATEWAY_URL", show_envvar=True,
-                                 help="Push the drill's metrics to this Prometheus Pushgateway.")
+                                 help="Push the drill's metrics to this Prometheus Pushgateway "
+                                 "(overrides spec.metrics.pushgateway).")
     ] = None,
     metrics_textfile_dir: Annotated[
         Path | None, typer.Option(envvar="DRDRILL_METRICS_TEXTFILE_DIR", show_envvar=True,
-                                  help="Write drdrill_<drill>.prom here (node exporter).")
+                                  help="Write drdrill_<drill>.prom here (node exporter; "
+                                  "overrides spec.metrics.textfileDir).")
     ] = None,
     notify: Annotated[
-        NotifyWhen, typer.Option(envvar="DRDRILL_NOTIFY", show_envvar=True,
-                                 help="When to call the webhooks named by DRDRILL_WEBHOOK_URL, "
-                                 "DRDRILL_SLACK_WEBHOOK_URL, DRDRILL_TEAMS_WEBHOOK_URL.")
-    ] = NotifyWhen.FAILURE,
+        NotifyWhen | None, typer.Option(
+            envvar="DRDRILL_NOTIFY", show_envvar=True,
+            help="When to call the webhooks (DRDRILL_WEBHOOK_URL, DRDRILL_SLACK_WEBHOOK_URL, "
+            "DRDRILL_TEAMS_WEBHOOK_URL, else spec.notify.webhooks) [default: spec.notify.when, "
+            "else failure].")
+    ] = None,
     upload: Annotated[
         str | None, typer.Option(envvar="DRDRILL_UPLOAD", show_envvar=True,
                                  help="Also upload the report folder to s3://bucket/prefix "
@@ -84,9 +89,9 @@ def run(
         loaded = with_ref(loaded, parse_ref_override(ref))
     if step:
         check_step_possible()
-    publish = PublishSettings(pushgateway=pushgateway, textfile_dir=metrics_textfile_dir,
-                              webhooks=webhooks_from_environment(os.environ), notify=notify,
-                              upload=parse_s3_uri(upload) if upload else None)
+    publish = publish_settings(loaded, environ=os.environ, flags=PublishFlags(
+        pushgateway=pushgateway, textfile_dir=metrics_textfile_dir, notify=notify,
+        upload=parse_s3_uri(upload) if upload else None))
     register_drill_secrets(loaded)
     check_report_dir(report_dir)
     check_gitops(loaded)  # an unhandled repository layout is named before any budget is spent

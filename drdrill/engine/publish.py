@@ -3,8 +3,9 @@ notify webhooks (in that order, so a notification can say where the uploaded rep
 
 None of this changes the drill's verdict or exit code: an S3 bucket, a Pushgateway or a chat
 service that is down is a warning on stderr (and a missing
-`drdrill_last_run_timestamp_seconds` update is what alerts catch). Settings come from flags
-and the environment; secrets only from the environment.
+`drdrill_last_run_timestamp_seconds` update is what alerts catch). Settings come from flags,
+the environment and the scenario (`publish_config`); secrets only from the environment or
+files.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import structlog
 from drdrill.archive import S3Location, upload_run
 from drdrill.backups.s3client import S3Endpoint, make_s3_client
 from drdrill.errors import DrdrillError
-from drdrill.metrics import push_metrics, write_textfile
+from drdrill.metrics import BasicAuth, push_metrics, write_textfile
 from drdrill.notify import NotifyWhen, Webhook, send_notifications
 from drdrill.results import DrillReport
 
@@ -30,6 +31,7 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class PublishSettings:
     pushgateway: str | None = field(default=None, repr=False)
+    pushgateway_auth: BasicAuth | None = field(default=None, repr=False)
     textfile_dir: Path | None = None
     webhooks: Sequence[Webhook] = ()
     notify: NotifyWhen = NotifyWhen.FAILURE
@@ -71,7 +73,7 @@ def publish_outcome(report: DrillReport, *, settings: PublishSettings,
             problems.append(str(err))
     if settings.pushgateway:
         try:
-            push_metrics(report, gateway=settings.pushgateway)
+            push_metrics(report, gateway=settings.pushgateway, auth=settings.pushgateway_auth)
         except DrdrillError as err:
             problems.append(str(err))
     problems += send_notifications(report, webhooks=settings.webhooks, when=settings.notify,

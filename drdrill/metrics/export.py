@@ -2,8 +2,9 @@
 
 The Pushgateway group is `job="drdrill", drill="<name>"`: `pushadd` replaces this drill's
 metrics of the same names and leaves other drills' groups alone. Basic-auth credentials come
-only from `DRDRILL_PUSHGATEWAY_USERNAME` / `DRDRILL_PUSHGATEWAY_PASSWORD`; the gateway's URL is
-never logged (it may carry credentials of its own).
+from `DRDRILL_PUSHGATEWAY_USERNAME` / `DRDRILL_PUSHGATEWAY_PASSWORD`, else from what the
+scenario names (`BasicAuth`, read by the caller from a variable or a file); the gateway's URL
+is never logged (it may carry credentials of its own).
 
 The textfile is `<dir>/drdrill_<drill>.prom`, one file per drill, replaced atomically so the
 node exporter never reads half of it.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import urllib.error
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +39,16 @@ PASSWORD_ENV = "DRDRILL_PUSHGATEWAY_PASSWORD"  # noqa: S105 - the variable's nam
 Handler = Callable[..., Callable[[], None]]
 
 
-def _handler(environ: Mapping[str, str]) -> Handler:
+@dataclass(frozen=True)
+class BasicAuth:
+    username: str
+    password: str = field(repr=False)
+
+
+def _handler(environ: Mapping[str, str], auth: BasicAuth | None = None) -> Handler:
     username, password = environ.get(USERNAME_ENV), environ.get(PASSWORD_ENV)
+    if not (username and password) and auth is not None:
+        username, password = auth.username, auth.password
     if not (username and password):
         return default_handler
     register_secret(password)
@@ -59,13 +69,16 @@ def _worth_retrying(err: BaseException) -> bool:
 
 
 def push_metrics(report: DrillReport, *, gateway: str, timeout: float = 10.0,
-                 attempts: int = 4, environ: Mapping[str, str] | None = None) -> None:
+                 attempts: int = 4, environ: Mapping[str, str] | None = None,
+                 auth: BasicAuth | None = None) -> None:
     """`pushadd` the drill's metrics, retrying connection errors and 5xx with backoff.
+
+    Basic auth from the environment's two variables when both are set, else `auth`.
 
     Raises `InfrastructureError` (without the URL) when the gateway still refuses them.
     """
     registry = drill_registry(report)
-    handler = _handler(os.environ if environ is None else environ)
+    handler = _handler(os.environ if environ is None else environ, auth)
     retrying = Retrying(
         stop=stop_after_attempt(attempts),
         wait=wait_exponential(multiplier=0.5, max=8),

@@ -49,19 +49,25 @@ class Webhook:
     url: str = field(repr=False)
 
 
-def webhooks_from_environment(environ: Mapping[str, str]) -> list[Webhook]:
-    """The configured webhooks; a URL that is not http(s) is bad input (exit 2)."""
-    hooks = []
-    for variable, fmt in ENVIRONMENT.items():
-        url = environ.get(variable, "").strip()
-        if not url:
-            continue
-        register_secret(url)
+def make_webhook(*, variable: str, fmt: PayloadFormat, url: str) -> Webhook:
+    """A webhook whose URL was read from `variable` (a variable's or a file's name); the URL
+    is registered as a secret at once. Not http(s): bad input (exit 2), without the URL."""
+    url = url.strip()
+    register_secret(url)
+    try:
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise BadInputError(f"{variable} is not an http(s) URL")
-        hooks.append(Webhook(variable=variable, fmt=fmt, url=url))
-    return hooks
+    except ValueError:
+        raise BadInputError(f"{variable} is not an http(s) URL") from None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadInputError(f"{variable} is not an http(s) URL")
+    return Webhook(variable=variable, fmt=fmt, url=url)
+
+
+def webhooks_from_environment(environ: Mapping[str, str]) -> list[Webhook]:
+    """The webhooks the standard variables configure; a URL that is not http(s) is bad input
+    (exit 2)."""
+    return [make_webhook(variable=variable, fmt=fmt, url=environ[variable])
+            for variable, fmt in ENVIRONMENT.items() if environ.get(variable, "").strip()]
 
 
 def should_notify(report: DrillReport, when: NotifyWhen) -> bool:

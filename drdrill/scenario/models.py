@@ -567,12 +567,90 @@ class SlaSpec(Model):
     phases: PhaseBudgets = Field(default_factory=PhaseBudgets)
 
 
+def _check_service_url(value: str) -> str:
+    """An http(s) URL without credentials (they come from `...Env` / `...File` fields)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        has_credentials = parts.username is not None or parts.password is not None
+    except ValueError:
+        raise ValueError("url is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("url must be an http(s) URL")
+    if has_credentials or parts.query or parts.fragment:
+        raise ValueError("url must not carry credentials, a query or a fragment: name an "
+                         "environment variable (urlEnv) or a file (urlFile) instead")
+    return value
+
+
+ServiceUrl = Annotated[StrictStr, AfterValidator(_check_service_url)]
+EnvName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                     description="The name of an environment variable.")]
+
+
+class PushgatewaySpec(Model):
+    """A Prometheus Pushgateway; credentials only by environment variable or file name."""
+
+    url: ServiceUrl | None = None
+    url_env: EnvName | None = Field(default=None, description="A variable holding the URL.")
+    username_env: EnvName | None = Field(default=None, description="Basic auth user name.")
+    password_env: EnvName | None = None
+    password_file: StrictStr | None = Field(
+        default=None, description="Basic auth password in a file, relative to the scenario.")
+
+    @model_validator(mode="after")
+    def _one_way_each(self) -> PushgatewaySpec:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("a pushgateway needs exactly one of url or urlEnv")
+        if self.password_env is not None and self.password_file is not None:
+            raise ValueError("give the password as passwordEnv or passwordFile, not both")
+        if (self.username_env is None) == (self.password_env is None
+                                           and self.password_file is None):
+            return self
+        raise ValueError("basic auth needs usernameEnv and one of passwordEnv or passwordFile")
+
+
+class MetricsSpec(Model):
+    """Where the drill's metrics go; `--pushgateway` and `--metrics-textfile-dir` override."""
+
+    pushgateway: PushgatewaySpec | None = None
+    textfile_dir: StrictStr | None = Field(
+        default=None, description="Write drdrill_<drill>.prom here (node exporter textfile "
+        "collector), relative to the scenario file.")
+
+
+class WebhookSpec(Model):
+    format: Literal["json", "slack", "teams"] = Field(
+        description="generic JSON, a Slack incoming webhook or a Microsoft Teams workflow.")
+    url_env: EnvName | None = Field(default=None, description="A variable holding the URL.")
+    url_file: StrictStr | None = Field(
+        default=None, description="A file holding the URL, relative to the scenario file.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WebhookSpec:
+        if (self.url_env is None) == (self.url_file is None):
+            raise ValueError("a webhook needs exactly one of urlEnv or urlFile (its URL is a "
+                             "secret: never inline)")
+        return self
+
+
+class NotifySpec(Model):
+    """Who hears how the drill ended; `--notify` and the DRDRILL_*_WEBHOOK_URL variables
+    override."""
+
+    when: Literal["failure", "always", "never"] = "failure"
+    webhooks: tuple[WebhookSpec, ...] = ()
+
+
 class DrillSpec(Model):
     cluster: ClusterSpec = Field(default_factory=ClusterSpec)
     gitops: GitOpsSpec | None = None
     workloads: WorkloadsSpec = Field(default_factory=WorkloadsSpec)
     backups: BackupsSpec = Field(default_factory=BackupsSpec)
     sla: SlaSpec
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    notify: NotifySpec = Field(default_factory=NotifySpec)
 
 
 class Metadata(Model):

@@ -78,3 +78,16 @@ def test_server_errors_are_retried(gateway: Gateway) -> None:
     gateway.statuses = [503, 502]
     push_metrics(make_report(), gateway=gateway.url, environ={})
     assert [auth for _, _, auth in gateway.requests] == [None, None, None]
+
+
+def test_basic_auth_the_scenario_names_and_the_environment_pair_wins(gateway: Gateway) -> None:
+    from drdrill.metrics import BasicAuth
+
+    scenario_auth = BasicAuth(username="from-scenario", password=PASSWORD)
+    assert PASSWORD not in repr(scenario_auth)
+    push_metrics(make_report(), gateway=gateway.url, environ={}, auth=scenario_auth)
+    push_metrics(make_report(), gateway=gateway.url, auth=scenario_auth, environ={
+        "DRDRILL_PUSHGATEWAY_USERNAME": "from-env", "DRDRILL_PUSHGATEWAY_PASSWORD": "envpass"})
+    sent = [base64.b64decode((auth or "Basic ").split()[1]).decode()
+            for _, _, auth in gateway.requests]
+    assert sent == [f"from-scenario:{PASSWORD}", "from-env:envpass"]
