@@ -84,6 +84,11 @@ class BackupResult(Record):
     holds: str
     objects_checked: int = 0
     bytes_checked: int = 0
+    # The restore itself (after listing and manifest): its time, bytes per second over it,
+    # and what fetched the objects (e.g. "obstore", "ranged-signed-http", "signed-http").
+    restore_seconds: float | None = None
+    bytes_per_second: float | None = None
+    engine: str = ""
     verified: bool = False
     age_seconds: float | None = None
     # None: neither the set nor the SLA asks for an RPO; the age is then only reported.

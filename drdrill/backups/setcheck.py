@@ -8,6 +8,7 @@ that is wrong with the set ends up in its `BackupResult.failures`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ import structlog
 
 from drdrill.backups.keys import safe_key_problem
 from drdrill.backups.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestError, parse_manifest
+from drdrill.backups.progress_bar import restore_progress
 from drdrill.backups.restore import (
     RestoreTarget,
     check_free_space,
@@ -207,12 +209,14 @@ def check_backup_set(
     deadline: Deadline,
     now: datetime,
     referenced: Sequence[str] = (),
+    progress_bar: bool = False,
 ) -> tuple[BackupResult, SetCatalog]:
     """Freshness and integrity of one set; `folder` is created and restored into.
 
     Raises PrerequisiteError when the objects would not fit on the disk (nothing is
     downloaded then) or S3 refuses the credentials, InfrastructureError when it is unreachable.
     `referenced` are keys of this bucket that Git points at: a sample always includes them.
+    With `progress_bar`, a terminal on stderr shows the restore's progress.
     """
     bucket, prefix = backup_set.bucket, folder_prefix(backup_set.prefix)
     sample = backup_set.verify if isinstance(backup_set.verify, VerifySample) else None
@@ -264,20 +268,28 @@ def check_backup_set(
     folder.mkdir(mode=0o700)
     needed = sum(t.expected_size for t in targets)
     check_free_space(folder, needed=needed, what=f"backup set {backup_set.name}")
+    started = time.monotonic()
     try:
-        checks = restore_objects(
-            client, endpoint=endpoint, bucket=bucket, targets=targets, folder=folder,
-            concurrency=endpoint.max_concurrency, deadline=deadline,
-        )
+        with restore_progress(name=backup_set.name, objects=len(targets), total_bytes=needed,
+                              enabled=progress_bar) as progress:
+            checks = restore_objects(
+                client, endpoint=endpoint, bucket=bucket, targets=targets, folder=folder,
+                concurrency=endpoint.max_concurrency, deadline=deadline, progress=progress,
+            )
     except S3_ERRORS as err:
         raise_if_fatal(err, endpoint=endpoint, bucket=bucket)
         raise
+    restore_seconds = time.monotonic() - started
     problems.extend((c.relative_key, c.problem) for c in checks if c.problem is not None)
     verified = not problems
+    bytes_checked = sum(c.bytes_read for c in checks)
     result = BackupResult(
         **base,
         objects_checked=sum(1 for c in checks if c.bytes_read or c.verified),
-        bytes_checked=sum(c.bytes_read for c in checks),
+        bytes_checked=bytes_checked,
+        restore_seconds=round(restore_seconds, 3),
+        bytes_per_second=round(bytes_checked / restore_seconds, 1) if restore_seconds else None,
+        engine="+".join(sorted({c.engine for c in checks if c.engine})),
         verified=verified,
         age_seconds=None if age is None else round(age, 3),
         rpo_met=age is not None and (rpo_seconds is None or age <= rpo_seconds),
@@ -285,7 +297,9 @@ def check_backup_set(
         failures=_failures(problems),
     )
     log.info("backup set checked", set=backup_set.name, objects=len(checks),
-             verified=verified, age_seconds=result.age_seconds, failures=len(problems))
+             bytes=bytes_checked, restore_seconds=result.restore_seconds,
+             engine=result.engine, verified=verified, age_seconds=result.age_seconds,
+             failures=len(problems))
     verified_keys = frozenset(c.relative_key for c in checks if c.verified)
     return result, SetCatalog(backup_set.name, bucket, prefix, verified, frozenset(listed.sizes),
                               verified_keys)

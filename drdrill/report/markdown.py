@@ -134,11 +134,15 @@ def render_markdown(report: DrillReport) -> str:
     if report.workloads:
         lines += _workload_lines(report)
     if report.backups:
-        lines += ["", "| backup set | verified | objects | age | RPO |", "|---|---|---|---|---|"]
+        lines += ["", "| backup set | verified | objects | bytes | MiB/s | engine | age | RPO |",
+                  "|---|---|---|---|---|---|---|---|"]
         for backup in report.backups:
+            rate = ("-" if backup.bytes_per_second is None
+                    else f"{backup.bytes_per_second / 1048576:.1f}")
             lines.append(
                 f"| {_cell(backup.name)} | {'yes' if backup.verified else 'NO'} | "
-                f"{backup.objects_checked} | {_seconds(backup.age_seconds)} | "
+                f"{backup.objects_checked} | {backup.bytes_checked} | {rate} | "
+                f"{_cell(backup.engine) or '-'} | {_seconds(backup.age_seconds)} | "
                 f"{'met' if backup.rpo_met else 'NOT met'} |"
             )
     missing = [ref for ref in report.references if not ref.restorable]

@@ -80,9 +80,15 @@ def render_terminal(report: DrillReport, console: Console) -> None:
                           _d(w.ready_after_seconds), _t(w.rule), _t(reason.strip()))
         console.print(table)
     if report.backups:
-        table = Table("backup set", "verified", "objects", "bytes", "age", "RPO met", "failures")
+        table = Table("backup set", "verified", "objects", "bytes", "MiB/s", "engine", "age",
+                      "RPO met", "failures")
         for b in report.backups:
             table.add_row(_t(b.name), "yes" if b.verified else "NO", str(b.objects_checked),
-                          str(b.bytes_checked), _d(b.age_seconds), "yes" if b.rpo_met else "NO",
+                          str(b.bytes_checked), _mib_per_s(b.bytes_per_second), _t(b.engine),
+                          _d(b.age_seconds), "yes" if b.rpo_met else "NO",
                           str(len(b.failures)))
         console.print(table)
+
+
+def _mib_per_s(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate / 1048576:.1f}"

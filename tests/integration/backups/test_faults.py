@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from drdrill.backups.ranged import stream_ranged
-from drdrill.backups.restore import RestoreTarget, restore_objects
+from drdrill.backups.restore import Engine, RestoreTarget, restore_objects
 from drdrill.backups.s3client import S3Endpoint, make_s3_client
 from drdrill.backups.signed_get import SignedGetter
 from drdrill.backups.streaming import BROKEN_STREAM
@@ -60,13 +62,18 @@ def _targets() -> list[RestoreTarget]:
     ]
 
 
+ENGINES = pytest.mark.parametrize("engine", ["auto", "http"], ids=["obstore", "http"])
+
+
 def _restore(endpoint: str, bucket: str, folder: Path, *, read_timeout: float = 10.0,
-             budget: float = 60.0) -> list[str | None]:
+             budget: float = 60.0, engine: Engine = "auto") -> list[str | None]:
     s3 = S3Endpoint(endpoint_url=endpoint, max_concurrency=4)
     client = make_s3_client(endpoint=s3, read_timeout=read_timeout)
     folder.mkdir()
     checks = restore_objects(client, endpoint=s3, bucket=bucket, targets=_targets(),
-                             folder=folder, concurrency=4, deadline=Deadline.after(budget))
+                             folder=folder, concurrency=4, deadline=Deadline.after(budget),
+                             engine=engine)
+    assert {c.engine for c in checks} == {"obstore" if engine == "auto" else "signed-http"}
     return [c.problem for c in checks]
 
 
@@ -87,8 +94,10 @@ def test_truncating_connections_are_integrity_failures(
                for f in result["failures"])
 
 
+@ENGINES
 def test_a_cut_that_heals_is_retried_and_passes(
-    s3_credentials: S3Server, toxiproxy: Toxiproxy, proxied: tuple[str, str], tmp_path: Path
+    s3_credentials: S3Server, toxiproxy: Toxiproxy, proxied: tuple[str, str], tmp_path: Path,
+    engine: Engine,
 ) -> None:
     name, endpoint = proxied
     bucket = _bucket(s3_credentials)
@@ -96,32 +105,38 @@ def test_a_cut_that_heals_is_retried_and_passes(
     healer = threading.Timer(0.4, toxiproxy.remove_toxic, args=(name, "cut"))
     healer.start()
     try:
-        assert _restore(endpoint, bucket, tmp_path / "restore") == [None] * len(OBJECTS)
+        assert _restore(endpoint, bucket, tmp_path / "restore", engine=engine) == [
+            None] * len(OBJECTS)
     finally:
         healer.join()
     for key, data in OBJECTS.items():
         assert (tmp_path / "restore" / key).read_bytes() == data
 
 
+@ENGINES
 def test_resets_mid_stream_never_pass(
-    s3_credentials: S3Server, toxiproxy: Toxiproxy, proxied: tuple[str, str], tmp_path: Path
+    s3_credentials: S3Server, toxiproxy: Toxiproxy, proxied: tuple[str, str], tmp_path: Path,
+    engine: Engine,
 ) -> None:
     name, endpoint = proxied
     bucket = _bucket(s3_credentials)
     toxiproxy.add_toxic(name, name="slow", kind="bandwidth", rate=1024)  # KB/s
     toxiproxy.add_toxic(name, name="reset", kind="reset_peer", timeout=300)
-    problems = _restore(endpoint, bucket, tmp_path / "restore", budget=30)
+    problems = _restore(endpoint, bucket, tmp_path / "restore", budget=30, engine=engine)
     assert all(p is not None for p in problems), problems
 
 
+@ENGINES
 def test_a_silent_server_times_out_within_the_budget(
-    s3_credentials: S3Server, toxiproxy: Toxiproxy, proxied: tuple[str, str], tmp_path: Path
+    s3_credentials: S3Server, toxiproxy: Toxiproxy, proxied: tuple[str, str], tmp_path: Path,
+    engine: Engine,
 ) -> None:
     name, endpoint = proxied
     bucket = _bucket(s3_credentials)
     toxiproxy.add_toxic(name, name="blackhole", kind="timeout", timeout=0)
     started = time.monotonic()
-    problems = _restore(endpoint, bucket, tmp_path / "restore", read_timeout=1, budget=20)
+    problems = _restore(endpoint, bucket, tmp_path / "restore", read_timeout=1, budget=20,
+                        engine=engine)
     assert all(p is not None for p in problems), problems
     assert time.monotonic() - started < 120
 
@@ -182,3 +197,70 @@ def test_ranged_parts_cut_short_never_pass(
             _ranged(endpoint, bucket, "set/obj-1.bin", fd, signed=signed)
     finally:
         os.close(fd)
+
+
+class _Faulty(BaseHTTPRequestHandler):
+    """In front of versitygw: the first GET of each object answers 503 SlowDown, one key
+    always 500 InternalError."""
+
+    upstream: tuple[str, int] = ("127.0.0.1", 0)
+    seen: set[str] = set()
+    answered: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        with self.lock:
+            first = self.path not in self.seen and "list-type" not in self.path
+            self.seen.add(self.path)
+        if self.path.split("?")[0].endswith("/obj-0.bin"):
+            return self._error(500, "InternalError")
+        if first:
+            return self._error(503, "SlowDown")
+        connection = http.client.HTTPConnection(*self.upstream, timeout=30)
+        connection.request("GET", self.path, headers=dict(self.headers.items()))
+        answer = connection.getresponse()
+        body = answer.read()
+        self.send_response(answer.status)
+        for name, value in answer.getheaders():
+            if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        connection.close()
+        return None
+
+    def _error(self, status: int, code: str) -> None:
+        body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
+        with self.lock:
+            self.answered[status] = self.answered.get(status, 0) + 1
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+@ENGINES
+def test_503_is_retried_and_500_on_one_key_fails_only_that_key(
+        s3_credentials: S3Server, tmp_path: Path, engine: Engine) -> None:
+    bucket = _bucket(s3_credentials)
+    _Faulty.upstream = ("127.0.0.1", s3_credentials.port)
+    _Faulty.seen, _Faulty.answered = set(), {}
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _Faulty)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        problems = dict(zip(sorted(OBJECTS), _restore(
+            f"http://127.0.0.1:{proxy.server_address[1]}", bucket, tmp_path / "restore",
+            engine=engine), strict=True))
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert _Faulty.answered.get(503, 0) == len(OBJECTS) - 1
+    assert _Faulty.answered.get(500, 0) >= 2  # retried as 5xx, then given up
+    assert [k for k, p in problems.items() if p is not None] == ["obj-0.bin"]
+    assert "InternalError" in str(problems["obj-0.bin"])
+    for key in sorted(OBJECTS)[1:]:
+        assert (tmp_path / "restore" / key).read_bytes() == OBJECTS[key]

@@ -56,6 +56,11 @@ def test_good_set_passes_and_restores_every_byte(s3_credentials: S3Server, tmp_p
     for key, data in OBJECTS.items():
         assert (restore / "models" / key).read_bytes() == data
     assert not (restore / "models" / "MANIFEST.json").exists()
+    # Whole objects with a manifest sha256 go through obstore; the report says so, and how fast.
+    assert result["engine"] == "obstore"
+    assert result["restoreSeconds"] > 0
+    assert result["bytesPerSecond"] == pytest.approx(
+        result["bytesChecked"] / result["restoreSeconds"], rel=0.01)
 
 
 def test_set_without_manifest_uses_last_modified(s3_credentials: S3Server, tmp_path: Path) -> None:
