@@ -35,6 +35,8 @@ from tests.unit.keys.material import (
     tools,
 )
 
+# The first run builds sops, age and kubeseal from the module proxy (minutes on 2 cores).
+pytestmark = pytest.mark.timeout(1800)
 
 def _seal(cert: Path, key: Any, doc: dict[str, Any], *, scope: str = "strict") -> dict[str, Any]:
     binary = tools().kubeseal

@@ -12,11 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from drdrill.kubeapi import new_api_client
 from tests.integration.gitops.drills import base_env, phase, run_drill, write_scenario
 from tests.integration.gitops.fleet import commit, kustomize_file, write
 from tests.unit.keys.material import age_keygen, secret, sops_encrypt, tools
 
+# The first run builds sops, age and kubeseal from the module proxy (minutes on 2 cores).
+pytestmark = pytest.mark.timeout(1800)
 
 def _repository(tmp_path: Path, token: str) -> None:
     """clusters/drill applies the namespace, a SOPS-encrypted Secret and a model server that
@@ -124,3 +128,40 @@ def test_wrong_key_fails_naming_the_secret_and_the_key_file(tmp_path: Path) -> N
     # kustomize-controller's BuildFailed ends the wait: no budget waited out.
     assert bootstrap["durationSeconds"] < bootstrap["budgetSeconds"] / 2
     assert _leaks(_outputs(tmp_path, result), [token, _key_line(key_file)]) == []
+
+
+def test_child_kustomization_gets_the_decryption_secret_it_names(tmp_path: Path) -> None:
+    """A `flux bootstrap` layout whose apps Kustomization decrypts with its own Secret
+    (`sops-apps`): the drill provides it with the scenario's key, and the Secret in apps/
+    is decrypted by the real kustomize-controller."""
+    from tests.integration.gitops.fleet import (
+        bootstrap_layout,
+        deployment,
+        flux_kustomization,
+        namespace,
+        workload,
+    )
+    from tests.integration.gitops.fleet import scenario as fleet_scenario
+
+    found = tools()
+    (tmp_path / "keys").mkdir()
+    recipient = age_keygen(found.age_keygen, tmp_path / "keys" / "age.agekey")
+    token = secrets.token_urlsafe(32)
+    repo = bootstrap_layout(tmp_path, infrastructure=[namespace("ml-serving")],
+                            apps=[deployment("model", "ml-serving")])
+    write(repo / "apps", "hf-token.yaml", [secret("hf-token", "ml-serving", {"token": token})])
+    sops_encrypt(found.sops, repo / "apps" / "hf-token.yaml", recipient=recipient)
+    kustomize_file(repo / "apps", ["objects.yaml", "hf-token.yaml"])
+    write(repo / "clusters" / "drill", "apps.yaml", [flux_kustomization(
+        "apps", "./apps", depends_on=("infrastructure",), extra={"decryption": {
+            "provider": "sops", "secretRef": {"name": "sops-apps"}}})])
+    commit(repo)
+    path = fleet_scenario(tmp_path, name="sops-child", gitops={
+        "decryption": {"provider": "sops", "keyFile": "./keys/age.agekey"}})
+    result, report = run_drill(path, env=base_env(tmp_path))
+    assert report.get("verdict") == "pass", (result.stderr[-3000:], report.get("phases"))
+    assert workload(report, "Deployment", "model")["healthy"]
+    bootstrap_log = result.stderr + result.stdout
+    assert "SOPS decryption Secret flux-system/sops-apps" in bootstrap_log
+    assert _leaks(_outputs(tmp_path, result),
+                  [token, _key_line(tmp_path / "keys" / "age.agekey")]) == []

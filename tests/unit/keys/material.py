@@ -125,10 +125,20 @@ class Tools:
 
 @functools.cache
 def tools() -> Tools:
-    """sops, age-keygen and kubeseal from tools/build.sh (built once, cached outside)."""
-    built = subprocess.run(["bash", str(ROOT / "tools" / "build.sh"), "kubeseal"],
-                           capture_output=True, text=True, timeout=1800, check=False)
-    kubeseal_binary = Path(built.stdout.strip().splitlines()[-1]) if built.returncode == 0 \
-        else None
-    return Tools(sops=build_tool("sops"), age_keygen=build_tool("age-keygen"),
-                 kubeseal=kubeseal_binary)
+    """sops, age-keygen and kubeseal from tools/build.sh (built once, side by side, into a
+    cache outside the checkout; later runs reuse them)."""
+    names = ("sops", "age-keygen", "kubeseal")
+    builds = {name: subprocess.Popen(["bash", str(ROOT / "tools" / "build.sh"), name],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for name in names}
+    found: dict[str, Path | None] = {}
+    for name, build in builds.items():
+        out, err = build.communicate(timeout=1800)
+        if build.returncode != 0:
+            assert name == "kubeseal", err[-3000:]
+            found[name] = None
+            continue
+        found[name] = Path(out.strip().splitlines()[-1])
+    sops, age_keygen_binary = found["sops"], found["age-keygen"]
+    assert sops is not None and age_keygen_binary is not None
+    return Tools(sops=sops, age_keygen=age_keygen_binary, kubeseal=found["kubeseal"])
