@@ -119,6 +119,10 @@ class DrillBoard(DrillObserver):
         with self._lock:
             self._workloads[workload.key] = workload
 
+    def workload_excluded(self, kind: str, namespace: str | None, name: str) -> None:
+        with self._lock:
+            self._workloads.pop((kind, namespace, name), None)
+
     def drill_finished(self, report: DrillReport) -> None:
         with self._lock:
             self._report, self._ended = report, self._clock()
@@ -259,6 +263,9 @@ class LiveView(DrillObserver):
 
     def workload_changed(self, workload: WorkloadState) -> None:
         self.board.workload_changed(workload)
+
+    def workload_excluded(self, kind: str, namespace: str | None, name: str) -> None:
+        self.board.workload_excluded(kind, namespace, name)
 
     def drill_finished(self, report: DrillReport) -> None:
         self.board.drill_finished(report)

@@ -63,5 +63,8 @@ class DrillObserver:
     def workload_changed(self, workload: WorkloadState) -> None:
         """A waited-on workload's verdict changed."""
 
+    def workload_excluded(self, kind: str, namespace: str | None, name: str) -> None:
+        """The scenario's label selectors leave this workload out: no longer waited on."""
+
     def drill_finished(self, report: DrillReport) -> None:
         """The report is written; the last call."""

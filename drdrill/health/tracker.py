@@ -28,6 +28,8 @@ from drdrill.health.rules import assess
 from drdrill.health.status import Health, HealthState
 
 OnChange = Callable[[ObjectRef, Health], None]
+# A target the scenario's label selectors leave out, once its labels are known.
+OnExcluded = Callable[[ObjectRef], None]
 
 
 @dataclass
@@ -67,6 +69,7 @@ class HealthTracker:
         on_change: OnChange | None = None,
         rules: RuleBook = NO_CUSTOM_RULES,
         pod_policy: PodPolicy | None = None,
+        on_excluded: OnExcluded | None = None,
     ) -> None:
         self.targets = list(dict.fromkeys(targets))
         self._states = {ref: _TargetState() for ref in self.targets}
@@ -79,6 +82,7 @@ class HealthTracker:
         self._recheck: dict[tuple[str | None, str], tuple[float, dict[str, Any]]] = {}
         self._selection = selection
         self._on_change = on_change
+        self._on_excluded = on_excluded
         self._pod_owners: dict[tuple[str | None, str], list[ObjectRef]] = {}
         self._undecided = set(self.targets)
         self._label_checked: set[ObjectRef] = set()
@@ -171,6 +175,8 @@ class HealthTracker:
         self.targets.remove(ref)
         del self._states[ref]
         self._undecided.discard(ref)
+        if self._on_excluded is not None:
+            self._on_excluded(ref)
         return False
 
     def _gone(self, group: WatchGroup, namespace: str | None, name: str, at: float) -> None:

@@ -24,7 +24,7 @@ from drdrill.health.pod_events import read_pod_warnings
 from drdrill.health.pod_failures import PodPolicy
 from drdrill.health.refs import ObjectRef, WorkloadOutcome
 from drdrill.health.status import HealthState
-from drdrill.health.tracker import HealthTracker, OnChange
+from drdrill.health.tracker import HealthTracker, OnChange, OnExcluded
 from drdrill.timing import Deadline, format_duration
 
 # Past this many namespaces, one cluster-wide watch per kind is cheaper than one per namespace.
@@ -43,6 +43,7 @@ def wait_until_healthy(
     on_change: OnChange | None = None,
     rules: RuleBook = NO_CUSTOM_RULES,
     pod_policy: PodPolicy | None = None,
+    on_excluded: OnExcluded | None = None,
 ) -> list[WorkloadOutcome]:
     """Watch `targets` until all are decided or `deadline`; one outcome per (selected) target.
 
@@ -51,7 +52,8 @@ def wait_until_healthy(
     scenario's include/exclude selectors, label selectors as soon as each object is listed.
     `on_change` is called from this thread whenever a target's health changes. `rules` are
     the scenario's own health rules; `pod_policy` says when a pod's trouble is terminal (it
-    overrides `crash_loop_restarts`).
+    overrides `crash_loop_restarts`). `on_excluded` is told of a target that label selectors
+    leave out once its labels are known.
     """
     started = time.monotonic()
     tracker = HealthTracker(
@@ -61,6 +63,7 @@ def wait_until_healthy(
         on_change=on_change,
         rules=rules,
         pod_policy=pod_policy,
+        on_excluded=on_excluded,
     )
     if not tracker.targets:
         return []

@@ -94,6 +94,16 @@ def test_workloads_still_waited_on_show_why() -> None:
     assert "iris" not in text, "a healthy workload is no longer waited on"
 
 
+def test_a_workload_the_label_selectors_leave_out_is_no_longer_waited_on() -> None:
+    board = started_board(Clock())
+    board.workloads_waiting([WorkloadState("Deployment", "ml", name, "unknown", "-")
+                             for name in ("kept", "skipped")])
+    board.workload_excluded("Deployment", "ml", "skipped")
+    text = shown(board)
+    assert lines_with(text, "waiting on") == ["waiting on 1 of 1 workload (0 healthy)"]
+    assert "skipped" not in text
+
+
 def test_failed_workloads_come_first_and_a_long_list_is_cut() -> None:
     board = started_board(Clock())
     board.workloads_waiting([WorkloadState("Job", "train", f"job-{i:02d}", "unknown", "waiting")

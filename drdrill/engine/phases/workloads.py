@@ -176,6 +176,8 @@ class WorkloadsPhase:
                 selection=selection,
                 on_change=lambda ref, health: ctx.observer.workload_changed(WorkloadState(
                     ref.kind, ref.namespace, ref.name, health.state.value, health.reason)),
+                on_excluded=lambda ref: ctx.observer.workload_excluded(
+                    ref.kind, ref.namespace, ref.name),
                 rules=RuleBook(spec.health_rules),
                 pod_policy=PodPolicy(
                     crash_loop_restarts=spec.crash_loop_restarts,

@@ -67,10 +67,13 @@ def test_object_missing_from_a_relist_is_not_found() -> None:
 
 def test_label_selector_drops_a_target_once_its_labels_show() -> None:
     selection = Selection(exclude=(WorkloadSelector(label_selector="drill=skip"),))
-    tracker = HealthTracker(targets=[WEB], crash_loop_restarts=3, selection=selection)
+    excluded: list[ObjectRef] = []
+    tracker = HealthTracker(targets=[WEB], crash_loop_restarts=3, selection=selection,
+                            on_excluded=excluded.append)
     tracker.apply(ObjectSeen(DEPLOYMENTS, _named(deployment(ready=0), "web", drill="skip"), 1.0))
     assert tracker.targets == []
     assert tracker.all_decided
+    assert excluded == [WEB], "whoever shows the wait is told it is no longer waited on"
 
 
 def test_one_watch_per_kind_and_namespace_plus_pods() -> None:
