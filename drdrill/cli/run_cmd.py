@@ -70,8 +70,8 @@ def run(
         NotifyWhen | None, typer.Option(
             envvar="DRDRILL_NOTIFY", show_envvar=True,
             help="When to call the webhooks (DRDRILL_WEBHOOK_URL, DRDRILL_SLACK_WEBHOOK_URL, "
-            "DRDRILL_TEAMS_WEBHOOK_URL, else spec.notify.webhooks) [default: spec.notify.when, "
-            "else failure].")
+            "DRDRILL_TEAMS_WEBHOOK_URL, else spec.notify.webhooks); default: spec.notify.when, "
+            "else failure.")
     ] = None,
     upload: Annotated[
         str | None, typer.Option(envvar="DRDRILL_UPLOAD", show_envvar=True,
