@@ -1,22 +1,25 @@
 """Restore-and-verify throughput of `drdrill backups verify` against s5cmd, on local versitygw.
 
-Cases: (a) one 2 GiB object, (b) 10,000 objects of 64 KiB. For each, drdrill (streamed GET,
-sha256 while writing, compared with the manifest) and `s5cmd cp` (download only, no hashing)
+Cases: (a) one 2 GiB object, (b) 10,000 objects of 64 KiB, (c) 100,000 objects of 4 KiB
+(listing and memory; --many-runs, 1 by default). For each, drdrill (streamed GET, sha256
+while writing, compared with the manifest) and `s5cmd cp` (download only, no hashing), then
+`s5cmd cp` followed by `sha256sum` of every file (what a person verifying by hand runs),
 restore the same objects from the same server with the same concurrency (s5cmd's
---numworkers and cp --concurrency); runs alternate between the two, medians of --runs runs.
-Both are timed end to end as a user runs them, process start and listing included; the ratio
-compares those end-to-end medians. drdrill's in-process time (its backups phase, from the
-report: listing, manifest, restore and verify, without interpreter start, imports and report
-writing) and the import time alone (`import drdrill.cli.app`) are reported beside it, so the
-startup cost is visible. s5cmd splits a large object into parts of its default --part-size
-(50 MiB), --concurrency at a time; drdrill into 24 MiB parts, at most
-maxConcurrency and 5 at a time (its 144 MiB window). Also single-core hashlib.sha256 speed,
-and drdrill's peak RSS (ru_maxrss of the CLI subprocess via wait4).
+--numworkers and cp --concurrency); who goes first alternates between runs, medians of --runs.
+Both are timed end to end as a user runs them, process start and listing included; the ratios
+compare those end-to-end medians. drdrill's in-process time (its backups phase, from the
+report) and the import time alone (`import drdrill.cli.app`) are reported beside it, so the
+startup cost is visible, and the engine the report names. s5cmd splits a large object into
+parts of its default --part-size (50 MiB), --concurrency at a time; drdrill into 24 MiB parts,
+at most maxConcurrency and 5 at a time (its 144 MiB window).
+Peak RSS is the drdrill process's VmHWM (polled from /proc). CPU split during drdrill's run:
+the drdrill process (user+sys from wait4), versitygw (/proc, before and after) and the share
+of drdrill's that is sha256 (bytes / single-core hashlib.sha256 rate, also reported).
 Objects are written straight into versitygw's posix folder; every restore folder is removed
-after its run and the whole work folder at the end, so disk use stays near 2 x the data.
+after its run, each case's objects after the case, the work folder at the end.
 
     .venv/bin/python bench/backups_bench.py [--runs 3] [--big-mib 2048] [--small-count 10000]
-        [--cases big,small]
+        [--many-count 100000] [--many-runs 1] [--cases big,small,many]
 Writes bench/results/backups.json and prints a table.
 """
 
@@ -39,6 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.procstats import PeakRss, proc_cpu_seconds, server_pid_of  # noqa: E402
 from drdrill.backups.manifest import ManifestEntry, render_manifest  # noqa: E402
 from drdrill.testbed import testbed_binary  # noqa: E402
 from tests.integration.s3_server import S3Server, credential_env, running_versitygw  # noqa: E402
@@ -87,22 +91,37 @@ def scenario(work: Path, server: S3Server, bucket: str, prefix: str, concurrency
     return path
 
 
+SERVER_PID = 0  # versitygw's, once started: its CPU is read around every timed run
+LAST_CPU: dict[str, float] = {}
+
+
 def timed_child(command: list[str], env: dict[str, str]) -> tuple[float, int, int]:
-    """(seconds, exit code, peak RSS in bytes) of one subprocess; its output on failure."""
+    """(seconds, exit code, peak RSS in bytes) of one subprocess; its output on failure.
+
+    Peak RSS is VmHWM polled from /proc (ru_maxrss would carry over the forking parent's
+    RSS); the child's CPU and versitygw's during the run are left in LAST_CPU.
+    """
     with tempfile.TemporaryFile() as output:
+        server_before = proc_cpu_seconds(SERVER_PID) if SERVER_PID else 0.0
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        peak = PeakRss(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
+        peak.stop()
         elapsed = time.perf_counter() - started
+        LAST_CPU.update(cpu=usage.ru_utime + usage.ru_stime,
+                        server_cpu=(proc_cpu_seconds(SERVER_PID) - server_before)
+                        if SERVER_PID else 0.0)
         code = os.waitstatus_to_exitcode(status)
         if code != 0:
             output.seek(0)
             sys.stderr.write(output.read()[-4000:].decode(errors="replace"))
-    return elapsed, code, usage.ru_maxrss * 1024
+    return elapsed, code, peak.bytes
 
 
-def run_drdrill(work: Path, scenario_path: Path, env: dict[str, str]) -> tuple[float, int, float]:
-    """(end-to-end seconds, peak RSS, seconds of the backups phase from the report)."""
+def run_drdrill(work: Path, scenario_path: Path,
+                env: dict[str, str]) -> tuple[float, int, float, dict[str, Any]]:
+    """(end-to-end seconds, peak RSS, seconds of the backups phase, the set's report)."""
     restore, reports = work / "restore-drdrill", work / "reports"
     command = [sys.executable, "-c", "from drdrill.cli.app import main; main()", "backups",
                "verify", str(scenario_path), "--restore-dir", str(restore),
@@ -113,7 +132,7 @@ def run_drdrill(work: Path, scenario_path: Path, env: dict[str, str]) -> tuple[f
             raise SystemExit(f"drdrill verify failed with exit {code}")
         report = json.loads((reports / "bench" / "latest" / "report.json").read_text())
         phase = next(p for p in report["phases"] if p["name"] == "backups")
-        return seconds, rss, float(phase["durationSeconds"])
+        return seconds, rss, float(phase["durationSeconds"]), report["backups"][0]
     finally:
         shutil.rmtree(restore, ignore_errors=True)
         shutil.rmtree(reports, ignore_errors=True)
@@ -134,14 +153,20 @@ def s5cmd_command(server: S3Server, bucket: str, prefix: str, restore: Path,
 
 
 def run_s5cmd(work: Path, server: S3Server, bucket: str, prefix: str, concurrency: int,
-              env: dict[str, str]) -> float:
+              env: dict[str, str]) -> tuple[float, float, float]:
+    """(s5cmd seconds, the same followed by sha256sum of every file, sha256sum's CPU)."""
     restore = work / "restore-s5cmd"
     command = s5cmd_command(server, bucket, prefix, restore, concurrency)
     try:
         seconds, code, _ = timed_child(command, env)
         if code != 0:
             raise SystemExit(f"s5cmd failed with exit {code}")
-        return seconds
+        hashing, code, _ = timed_child(
+            ["sh", "-c", f"find '{restore}' -type f -print0 | xargs -0 -n 2000 sha256sum"
+                         " > /dev/null"], env)
+        if code != 0:
+            raise SystemExit(f"sha256sum failed with exit {code}")
+        return seconds, seconds + hashing, LAST_CPU["cpu"]
     finally:
         shutil.rmtree(restore, ignore_errors=True)
 
@@ -157,32 +182,68 @@ def sha256_speed(total: int = 1024 * MIB) -> float:
 
 def bench_case(
     name: str, *, work: Path, server: S3Server, bucket: str, prefix: str, total_bytes: int,
-    runs: int, concurrency: int, env: dict[str, str],
+    runs: int, concurrency: int, env: dict[str, str], objects: int, hash_rate: float,
 ) -> dict[str, Any]:
     path = scenario(work, server, bucket, prefix, concurrency)
-    drdrill_s, rss, phase_s, s5_s = [], [], [], []
-    for _ in range(runs):
-        seconds, peak, phase = run_drdrill(work, path, env)
-        drdrill_s.append(seconds)
-        rss.append(peak)
-        phase_s.append(phase)
-        s5_s.append(run_s5cmd(work, server, bucket, prefix, concurrency, env))
+    drdrill_s, rss, phase_s, s5_s, s5_hash_s = [], [], [], [], []
+    cpu, server_cpu, sha256sum_cpu = [], [], []
+    engines, restore_rates = set(), []
+    for run in range(runs):
+        # Alternate who goes first, so drift on the shared machine hits both alike.
+        order = ("drdrill", "s5cmd") if run % 2 == 0 else ("s5cmd", "drdrill")
+        for who in order:
+            if who == "drdrill":
+                seconds, peak, phase, backup = run_drdrill(work, path, env)
+                drdrill_s.append(seconds)
+                rss.append(peak)
+                phase_s.append(phase)
+                cpu.append(LAST_CPU["cpu"])
+                server_cpu.append(LAST_CPU["server_cpu"])
+                engines.add(backup.get("engine") or "?")
+                if backup.get("bytesPerSecond"):
+                    restore_rates.append(float(backup["bytesPerSecond"]))
+            else:
+                plain, with_hash, hash_cpu = run_s5cmd(work, server, bucket, prefix,
+                                                       concurrency, env)
+                s5_s.append(plain)
+                s5_hash_s.append(with_hash)
+                sha256sum_cpu.append(hash_cpu)
+        print(f"  {name} run {run + 1}: drdrill {drdrill_s[-1]:.2f} s, s5cmd {s5_s[-1]:.2f} s, "
+              f"s5cmd+sha256sum {s5_hash_s[-1]:.2f} s", flush=True)
     drdrill_median, s5_median = statistics.median(drdrill_s), statistics.median(s5_s)
+    s5_hash_median = statistics.median(s5_hash_s)
     phase_median = statistics.median(phase_s)
     return {
-        "case": name, "bytes": total_bytes, "runs": runs, "concurrency": concurrency,
+        "case": name, "objects": objects, "bytes": total_bytes, "runs": runs,
+        "concurrency": concurrency, "engine": "+".join(sorted(engines)),
         "s5cmd_args": s5cmd_command(server, bucket, prefix, Path("DEST"), concurrency)[1:],
-        "drdrill_seconds": drdrill_s, "s5cmd_seconds": s5_s, "drdrill_phase_seconds": phase_s,
+        "drdrill_seconds": drdrill_s, "s5cmd_seconds": s5_s,
+        "s5cmd_sha256sum_seconds": s5_hash_s, "drdrill_phase_seconds": phase_s,
         "drdrill_median_seconds": round(drdrill_median, 3),
         "s5cmd_median_seconds": round(s5_median, 3),
         "drdrill_mib_per_s": round(total_bytes / drdrill_median / MIB, 1),
         "s5cmd_mib_per_s": round(total_bytes / s5_median / MIB, 1),
+        "s5cmd_sha256sum_median_seconds": round(s5_hash_median, 3),
         "ratio_vs_s5cmd": round(s5_median / drdrill_median, 3),
+        "ratio_vs_s5cmd_sha256sum": round(s5_hash_median / drdrill_median, 3),
         "ratio_per_run_pair_median": round(
             statistics.median(s / d for s, d in zip(s5_s, drdrill_s, strict=True)), 3),
         "drdrill_phase_median_seconds": round(phase_median, 3),
         "drdrill_phase_mib_per_s": round(total_bytes / phase_median / MIB, 1),
+        "drdrill_restore_mib_per_s_median": round(statistics.median(restore_rates) / MIB, 1)
+        if restore_rates else None,
         "drdrill_peak_rss_mib": round(max(rss) / MIB, 1),
+        # CPU seconds during drdrill's run (medians): the drdrill process, versitygw, and the
+        # part of drdrill's that is sha256 (bytes / this machine's single-core rate).
+        "cpu_split_seconds": {
+            "drdrill_process": round(statistics.median(cpu), 2),
+            "s3_server": round(statistics.median(server_cpu), 2),
+            "hashing_in_drdrill_estimate": round(total_bytes / hash_rate, 2),
+            "sha256sum_after_s5cmd": round(statistics.median(sha256sum_cpu), 2),
+        },
+        "cpu_busy_share_of_all_cores": round(
+            (statistics.median(cpu) + statistics.median(server_cpu))
+            / (drdrill_median * (os.cpu_count() or 1)), 2),
     }
 
 
@@ -193,7 +254,11 @@ def main() -> None:
     parser.add_argument("--small-count", type=int, default=10_000)
     parser.add_argument("--small-kib", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--cases", default="big,small", help="big, small or both")
+    parser.add_argument("--cases", default="big,small,many", help="big, small, many")
+    parser.add_argument("--many-count", type=int, default=100_000)
+    parser.add_argument("--many-kib", type=int, default=4)
+    parser.add_argument("--many-runs", type=int, default=1,
+                        help="runs of the many-objects case (listing and RSS, minutes each)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "backups.json")
     args = parser.parse_args()
 
@@ -202,12 +267,17 @@ def main() -> None:
         with running_versitygw(work / "s3") as server:
             env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
             env.update(credential_env(server))
+            global SERVER_PID
+            SERVER_PID = server_pid_of(server.port)
             server.client().create_bucket(Bucket="bench")
             wanted = set(args.cases.split(","))
             sets = {
-                "big": ("one big object", {"weights.bin": args.big_mib * MIB}),
-                "small": ("many small objects", {
+                "big": (f"1 x {args.big_mib} MiB", {"weights.bin": args.big_mib * MIB}),
+                "small": (f"{args.small_count} x {args.small_kib} KiB", {
                     f"shard-{i:05d}.bin": args.small_kib * 1024 for i in range(args.small_count)
+                }),
+                "many": (f"{args.many_count} x {args.many_kib} KiB", {
+                    f"m-{i:06d}.bin": args.many_kib * 1024 for i in range(args.many_count)
                 }),
             }
             hash_speed = sha256_speed()
@@ -219,9 +289,12 @@ def main() -> None:
                 write_objects(server, "bench", prefix, sizes)
                 cases.append(bench_case(
                     name, work=work, server=server, bucket="bench", prefix=prefix,
-                    total_bytes=sum(sizes.values()), runs=args.runs,
-                    concurrency=args.concurrency, env=env,
+                    total_bytes=sum(sizes.values()),
+                    runs=args.many_runs if prefix == "many" else args.runs,
+                    concurrency=args.concurrency, env=env, objects=len(sizes),
+                    hash_rate=hash_speed,
                 ))
+                shutil.rmtree(server.root / "bench" / prefix, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results = {
@@ -230,7 +303,10 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "sha256_single_core_mib_per_s": round(hash_speed / MIB, 1),
         "drdrill_import_median_seconds": round(startup, 3),
-        "goals": {"big_ratio_min": 0.8, "small_ratio_min": 1.0, "peak_rss_mib_max": 300},
+        "command": "bench/backups_bench.py " + " ".join(sys.argv[1:]),
+        "load_average_at_end": os.getloadavg(),
+        "goals": {"big_ratio_min": 0.8, "big_ratio_vs_s5cmd_sha256sum_min": 1.2,
+                  "small_ratio_min": 1.0, "many_peak_rss_mib_max": 300},
         "cases": cases,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -238,12 +314,16 @@ def main() -> None:
     print(f"sha256 single core: {results['sha256_single_core_mib_per_s']} MiB/s, "
           f"{results['cpus']} CPUs")
     print(f"import drdrill.cli.app: {results['drdrill_import_median_seconds']} s")
-    print(f"{'case':<20} {'drdrill MiB/s':>14} {'in-process':>11} {'s5cmd MiB/s':>12} "
-          f"{'ratio':>6} {'RSS MiB':>8}")
+    print(f"{'case':<20} {'engine':<22} {'drdrill s':>9} {'s5cmd s':>8} {'+sha256sum':>10} "
+          f"{'vs s5cmd':>8} {'vs +sha':>7} {'RSS MiB':>8} {'cpu drdrill/gw/hash':>20}")
     for case in cases:
-        print(f"{case['case']:<20} {case['drdrill_mib_per_s']:>14} "
-              f"{case['drdrill_phase_mib_per_s']:>11} {case['s5cmd_mib_per_s']:>12} "
-              f"{case['ratio_vs_s5cmd']:>6} {case['drdrill_peak_rss_mib']:>8}")
+        split = case["cpu_split_seconds"]
+        print(f"{case['case']:<20} {case['engine']:<22} {case['drdrill_median_seconds']:>9} "
+              f"{case['s5cmd_median_seconds']:>8} {case['s5cmd_sha256sum_median_seconds']:>10} "
+              f"{case['ratio_vs_s5cmd']:>8} {case['ratio_vs_s5cmd_sha256sum']:>7} "
+              f"{case['drdrill_peak_rss_mib']:>8} "
+              f"{split['drdrill_process']:>8}/{split['s3_server']}/"
+              f"{split['hashing_in_drdrill_estimate']}")
     print(f"written to {args.output}")
 
 

@@ -5,9 +5,11 @@ does the same work drdrill's restore must do: each file created with O_NOFOLLOW|
 object hashed with sha256 while it streams in and compared with the manifest (sha256 and
 size). Engines, each in its own subprocess, timed end to end (interpreter start included):
 
-- `drdrill`: today's path, `drdrill.backups.restore.restore_objects` (hand-written SigV4 GET
-  over http.client for small objects, parallel ranged GETs into a mapping for large ones);
-- `obstore`: Rust object_store (PyPI `obstore`), an asyncio loop with --concurrency GETs in
+- `drdrill`: `drdrill.backups.restore.restore_objects` as the restore runs it (obstore for
+  whole objects with a manifest sha256, parallel ranged GETs into a mapping for large ones);
+- `drdrill-http`: the same with `engine="http"`, the path before obstore (hand-written SigV4
+  GETs over http.client for whole objects);
+- `obstore`: Rust object_store (PyPI `obstore`) alone, an asyncio loop with --concurrency GETs in
   flight; a large object as --concurrency ranged GETs, hashed in order in a worker thread;
 - `awscrt`: the AWS CRT S3 client (PyPI `awscrt`), meta requests with --concurrency in flight;
   a large object is split into parts by the CRT itself and delivered in order to `on_body`;
@@ -22,7 +24,7 @@ engine's CPU spent hashing (bytes / this machine's single-core sha256 rate).
 
     .venv/bin/python bench/backups_engines_bench.py [--runs 3] [--cases small,big]
         [--small-count 10000] [--small-kib 64] [--big-mib 2048] [--concurrency 16]
-        [--engines drdrill,obstore,awscrt,s5cmd,s5cmd+sha256sum]
+        [--engines drdrill,drdrill-http,obstore,awscrt,s5cmd,s5cmd+sha256sum]
 Writes bench/results/backups_engines.json and prints a table.
 """
 
@@ -49,10 +51,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.procstats import PeakRss, proc_cpu_seconds, server_pid_of  # noqa: E402
+
 MIB = 1024 * 1024
 PART_BYTES = 16 * MIB
 BIG_MIN_BYTES = 64 * MIB
-ENGINES = ("drdrill", "obstore", "awscrt", "s5cmd", "s5cmd+sha256sum")
+ENGINES = ("drdrill", "drdrill-http", "obstore", "awscrt", "s5cmd", "s5cmd+sha256sum")
 FILE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -83,7 +87,7 @@ def _check(job: dict[str, Any], key: str, size: int, sha256: str) -> str | None:
     return None
 
 
-def worker_drdrill(job: dict[str, Any]) -> list[str | None]:
+def worker_drdrill(job: dict[str, Any], engine: str = "auto") -> list[str | None]:
     from drdrill.backups.restore import RestoreTarget, restore_objects
     from drdrill.backups.s3client import S3Endpoint, make_s3_client
     from drdrill.timing import Deadline
@@ -100,7 +104,8 @@ def worker_drdrill(job: dict[str, Any]) -> list[str | None]:
             targets.append(RestoreTarget(item["Key"], relative, size, sha))
     checks = restore_objects(client, endpoint=endpoint, bucket=job["bucket"], targets=targets,
                              folder=Path(job["folder"]), concurrency=job["concurrency"],
-                             deadline=Deadline.after(3600))
+                             deadline=Deadline.after(3600),
+                             engine="http" if engine == "http" else "auto")
     return [c.problem for c in checks]
 
 
@@ -229,7 +234,8 @@ def worker_awscrt(job: dict[str, Any]) -> list[str | None]:
 
 
 WORKERS: dict[str, Callable[[dict[str, Any]], list[str | None]]] = {
-    "drdrill": worker_drdrill, "obstore": worker_obstore, "awscrt": worker_awscrt,
+    "drdrill": worker_drdrill, "drdrill-http": lambda job: worker_drdrill(job, "http"),
+    "obstore": worker_obstore, "awscrt": worker_awscrt,
 }
 
 
@@ -241,38 +247,6 @@ def worker_main(engine: str, job_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the parent
-
-def proc_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class PeakRss:
-    """VmHWM of a child, read every 20 ms until it exits.
-
-    Not ru_maxrss: that carries over the forking parent's RSS from before exec.
-    """
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.bytes, self._done = pid, 0, threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-        self._thread.start()
-
-    def _poll(self) -> None:
-        status = Path(f"/proc/{self.pid}/status")
-        while not self._done.is_set():
-            try:
-                for line in status.read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        self.bytes = max(self.bytes, int(line.split()[1]) * 1024)
-            except (OSError, ValueError, IndexError):
-                pass
-            self._done.wait(0.02)
-
-    def stop(self) -> None:
-        self._done.set()
-        self._thread.join()
-
 
 def timed(command: list[str], env: dict[str, str], server_pid: int) -> dict[str, float]:
     """Seconds, peak RSS, own CPU and the S3 server's CPU of one subprocess."""
@@ -309,9 +283,10 @@ def run_case(name: str, *, work: Path, server: Any, server_pid: int, prefix: str
     from drdrill.testbed import testbed_binary
 
     total = sum(size for size, _ in manifest.values())
-    samples: dict[str, list[dict[str, float]]] = {e: [] for e in args.engines}
+    chosen = args.big_engines if prefix == "big" else args.engines
+    samples: dict[str, list[dict[str, float]]] = {e: [] for e in chosen}
     for run in range(args.runs):
-        order = args.engines[run % len(args.engines):] + args.engines[:run % len(args.engines)]
+        order = chosen[run % len(chosen):] + chosen[:run % len(chosen)]
         for engine in order:
             folder = work / f"restore-{engine}"
             folder.mkdir()
@@ -384,6 +359,8 @@ def main() -> None:
     parser.add_argument("--big-mib", type=int, default=2048)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--big-engines", default="drdrill,obstore,awscrt,s5cmd,s5cmd+sha256sum",
+                        help="engines for the big object (drdrill-http is drdrill there)")
     parser.add_argument("--output", type=Path,
                         default=ROOT / "bench" / "results" / "backups_engines.json")
     args = parser.parse_args()
@@ -391,6 +368,13 @@ def main() -> None:
         worker_main(args.worker, args.job)
         return
     args.engines = args.engines.split(",")
+    args.big_engines = args.big_engines.split(",")
+    try:
+        import awscrt  # noqa: F401
+    except ImportError:
+        print("awscrt is not installed (pip install -e '.[bench]'): left out", file=sys.stderr)
+        args.engines = [e for e in args.engines if e != "awscrt"]
+        args.big_engines = [e for e in args.big_engines if e != "awscrt"]
     from tests.integration.s3_server import credential_env, running_versitygw
 
     work = Path(tempfile.mkdtemp(prefix="drdrill-engines-"))
@@ -398,7 +382,7 @@ def main() -> None:
     hash_rate = sha256_rate()
     try:
         with running_versitygw(work / "s3") as server:
-            server_pid = _server_pid(server.port)
+            server_pid = server_pid_of(server.port)
             env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
             env.update(credential_env(server))
             server.client().create_bucket(Bucket="bench")
@@ -467,21 +451,6 @@ def seed(server: Any, work: Path, prefix: str, sizes: dict[str, int], env: dict[
                     f"s3://bench/{prefix}/"], env=env, check=True, stdout=subprocess.DEVNULL)
     shutil.rmtree(folder)
     return manifest
-
-
-def _server_pid(port: int) -> int:
-    """The versitygw process listening on `port` (started by running_versitygw, our child)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            if os.getppid() and f"127.0.0.1:{port}".encode() in cmdline and \
-                    int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid():
-                return int(entry.name)
-        except (OSError, ValueError):
-            continue
-    raise SystemExit("versitygw process not found")
 
 
 if __name__ == "__main__":

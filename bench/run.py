@@ -15,7 +15,8 @@ BENCHMARKS = {
     "cluster": ["cluster_bench.py", "--nodes", "3", "100", "--runs", "3"],
     "health": ["health_bench.py"],
     "drill": ["drill_bench.py", "--workloads", "100", "--runs", "3"],
-    "backups": ["backups_bench.py", "--runs", "3"],
+    "backups": ["backups_bench.py", "--runs", "3", "--many-runs", "1"],
+    "engines": ["backups_engines_bench.py", "--runs", "3"],
     "tree": ["tree_bench.py", "--groups", "5", "--apps", "10", "--workloads", "20"],
 }
 
