@@ -22,7 +22,11 @@ PROBE_TIMEOUT_SECONDS = 5.0
 def remote_problem(url: str, *, timeout: float = PROBE_TIMEOUT_SECONDS) -> str | None:
     """None when the remote answers; else why it does not, in a few words."""
     if url.startswith(("http://", "https://")):
-        probe = url.rstrip("/") + "/info/refs?service=git-upload-pack"
+        # Credentials in the URL are not needed to see that it answers (a 401 counts), and
+        # urllib would take `user:password@host` for the host name.
+        parts = urlsplit(url)
+        bare = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        probe = bare.rstrip("/") + "/info/refs?service=git-upload-pack"
         try:
             with urllib.request.urlopen(probe, timeout=timeout):  # noqa: S310 - http(s) only
                 return None

@@ -11,8 +11,10 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,57 @@ def test_no_canary_leaves_a_real_drill(scenario: Path, s3_server: S3Server, tmp_
     assert hits == []
     assert "no AWS_ variables in the script's environment" in result.stderr
     assert "deploy token: [redacted]" in result.stderr
+
+
+FLUX_CANARY = "CANARY-git-password-8d41c7a2"
+
+
+@pytest.mark.parametrize("flags", [["--log-format", "json", "-v"], ["--log-format", "console"]],
+                         ids=["json-verbose", "console"])
+def test_no_canary_from_a_flux_error_about_a_remote_with_credentials(
+        tmp_path: Path, flags: list[str]) -> None:
+    """A child GitRepository whose URL carries a password, on a git host that refuses it
+    (401): source-controller's own error quotes the URL, the drill fails naming the
+    GitRepository, and the password is in no output."""
+    from tests.integration.gitops.drills import NAMESPACE, deployment, write_repo, write_scenario
+    from tests.unit.gitops.test_remotes import _NeedsAuth
+
+    host = ThreadingHTTPServer(("127.0.0.1", 0), _NeedsAuth)
+    threading.Thread(target=host.serve_forever, daemon=True).start()
+    url = f"http://flux-bot:{FLUX_CANARY}@127.0.0.1:{host.server_address[1]}/team-models.git"
+    write_repo(tmp_path, [NAMESPACE, deployment("serve")])
+    team = tmp_path / "platform" / "clusters" / "drill" / "team.yaml"
+    team.write_text(yaml.safe_dump_all([
+        {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+         "metadata": {"name": "team-models", "namespace": "flux-system"},
+         "spec": {"url": url, "interval": "1m", "ref": {"branch": "main"}}},
+        {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+         "metadata": {"name": "team-models", "namespace": "flux-system"},
+         "spec": {"interval": "1m", "path": "./", "prune": True,
+                  "sourceRef": {"kind": "GitRepository", "name": "team-models"}}},
+    ], sort_keys=False))
+    kustomization = team.parent / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace(
+        "- objects.yaml", "- objects.yaml\n- team.yaml"))
+    scenario = write_scenario(tmp_path, name=f"flux-canary-{uuid.uuid4().hex[:6]}", gitops={},
+                              sla={"rto": "4m", "phases": {"bootstrap": "2m",
+                                                           "workloads": "60s"}})
+    reports = tmp_path / "reports"
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "drdrill", *flags, "run", str(scenario), "--report-dir",
+             str(reports)], cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                              "XDG_STATE_HOME": str(tmp_path / "s")},
+            capture_output=True, text=True, timeout=400, check=False)
+    finally:
+        host.shutdown()
+        host.server_close()
+    assert result.returncode == 1, result.stderr[-3000:]
+    outputs = {"stdout": result.stdout, "stderr": result.stderr}
+    outputs |= {str(p): p.read_text(errors="replace") for p in reports.rglob("*") if p.is_file()}
+    # the failure is reported, naming the remote (so the URL did pass through)
+    assert any("team-models" in text for where, text in outputs.items()
+               if where.endswith("report.json")), result.stderr[-2000:]
+    hits = [f"{where}: {form}" for where, text in outputs.items()
+            for form in _forms(FLUX_CANARY) if form in text]
+    assert hits == []
