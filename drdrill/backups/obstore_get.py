@@ -286,7 +286,9 @@ class ObstoreGetter:
         except (OSError, obstore.exceptions.BaseError) as err:
             if isinstance(err, OSError) and not isinstance(err, FileNotFoundError):
                 raise  # the local disk, not the network
-            raise as_botocore_error(err, endpoint_url=self._endpoint_url) from err
+            # Not chained: obstore's text holds the whole error document (with the access key
+            # id of a refused signature); the code and message are kept.
+            raise as_botocore_error(err, endpoint_url=self._endpoint_url) from None
         if size != content_length:
             raise BrokenObstoreStream(f"read {size} of {content_length} bytes")
         return StreamedObject(size=size, sha256=digest.hexdigest(),
