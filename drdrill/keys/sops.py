@@ -124,6 +124,13 @@ def _open_value(text: str, *, key: bytes, additional: str) -> tuple[bytes, str]:
     return plain, match["type"]
 
 
+def _decoded(value: bytes) -> str:
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return ""
+
+
 def _mac_bytes(plain: bytes, kind: str) -> bytes | None:
     """What SOPS hashes for a decrypted value of `kind` (None: comments are not hashed)."""
     if kind == "comment":
@@ -211,6 +218,8 @@ def check_document(
                 hashed = _mac_bytes(plain, kind)
                 if kind == "str":
                     on_value(plain.decode("utf-8", "replace"))
+                    if path[:1] == ("data",):  # a Secret's data: the value is base64
+                        on_value(_decoded(plain))
                 del plain
                 if hashed is not None:
                     digest.update(hashed)

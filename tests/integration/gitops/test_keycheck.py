@@ -5,6 +5,7 @@ CLI for a bad key file."""
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import subprocess
@@ -54,7 +55,8 @@ def _seal(cert: Path, key: Any, doc: dict[str, Any], *, scope: str = "strict") -
 
 @pytest.fixture
 def vault(tmp_path: Path) -> dict[str, Any]:
-    """A repository with two SOPS Secrets, a SOPS JSON ConfigMap and three SealedSecrets
+    """A repository with three SOPS Secrets (one with base64 `data`), a SOPS JSON Secret and
+    three SealedSecrets
     (strict, cluster-wide, and one sealed with the older of two controller keys); the keys
     that open them and keys that do not."""
     found = tools()
@@ -66,7 +68,8 @@ def vault(tmp_path: Path) -> dict[str, Any]:
     old_pem, old_cert, old_key = sealing_key(keys, name="old")
     wrong_pem, _, _ = sealing_key(keys, name="wrong")
     key_backup(keys / "sealed-secrets-keys.yaml", [pem, old_pem], [cert, old_cert])
-    values = {"hf": secrets.token_urlsafe(24), "db": secrets.token_urlsafe(24)}
+    values = {"hf": secrets.token_urlsafe(24), "db": secrets.token_urlsafe(24),
+              "blob": secrets.token_urlsafe(24)}
     repo = tmp_path / "fleet"
     apps = repo / "apps"
     write(apps, "hf-token.yaml", [secret("hf-token", "ml-serving", {"token": values["hf"]})])
@@ -75,7 +78,10 @@ def vault(tmp_path: Path) -> dict[str, Any]:
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "settings",
                                                            "namespace": "ml-serving"},
         "stringData": {"mode": "a"}}))
-    for name in ("hf-token.yaml", "db.yaml", "settings.json"):
+    write(apps, "blob.yaml", [{"apiVersion": "v1", "kind": "Secret", "metadata": {
+        "name": "blob", "namespace": "ml-serving"}, "data": {
+            "blob": base64.b64encode(values["blob"].encode()).decode()}}])
+    for name in ("hf-token.yaml", "db.yaml", "settings.json", "blob.yaml"):
         sops_encrypt(found.sops, apps / name, recipient=right)
     write(apps, "sealed.yaml", [
         _seal(cert, key, secret("registry", "ml-serving", {"token": "r-" + values["db"]})),
@@ -107,7 +113,7 @@ def test_right_age_and_sealing_keys_open_every_secret(tmp_path: Path,
         "age": ["./keys/age.agekey"], "sealingKeys": ["./keys/sealed-secrets-keys.yaml"]}})
     status, message = _run_phase(path)
     assert status is PhaseStatus.PASSED, message
-    assert message.startswith("6 encrypted secret(s) open with the keys given"), message
+    assert message.startswith("7 encrypted secret(s) open with the keys given"), message
     # Every value that was opened is masked should anything ever print it.
     for value in vault["values"].values():
         assert value not in redact_text(f"an API error quoting {value}")
@@ -124,7 +130,7 @@ def test_wrong_keys_name_each_secret_that_does_not_open(tmp_path: Path,
     status, message = _run_phase(path)
     assert status is PhaseStatus.FAILED
     wrong_age, wrong_sealing = vault["keys"] / "wrong.agekey", vault["keys"] / "wrong.key"
-    assert message.startswith("6 of 6 encrypted secret(s) do not open with the keys in "
+    assert message.startswith("7 of 7 encrypted secret(s) do not open with the keys in "
                               f"{wrong_age}; {wrong_sealing}: "), message
     for file, what in (("apps/hf-token.yaml", "sops Secret ml-serving/hf-token"),
                        ("apps/db.yaml", "sops Secret ml-serving/db"),
@@ -146,7 +152,7 @@ def test_only_the_current_sealing_key_leaves_the_old_secret_unopened(
         "age": ["./keys/age.agekey"], "sealingKeys": ["./keys/current.key"]}})
     status, message = _run_phase(path)
     assert status is PhaseStatus.FAILED
-    assert message.startswith("1 of 6 encrypted secret(s) do not open"), message
+    assert message.startswith("1 of 7 encrypted secret(s) do not open"), message
     assert "SealedSecret ml-serving/legacy: encryptedData.k: no sealing key given opens" in message
 
 
@@ -160,7 +166,7 @@ def test_a_tampered_sops_file_is_named(tmp_path: Path, vault: dict[str, Any]) ->
         "age": ["./keys/age.agekey"], "sealingKeys": ["./keys/sealed-secrets-keys.yaml"]}})
     status, message = _run_phase(path)
     assert status is PhaseStatus.FAILED
-    assert message.startswith("1 of 6"), message
+    assert message.startswith("1 of 7"), message
     assert "apps/db.yaml: sops Secret ml-serving/db: MAC mismatch" in message
 
 
@@ -172,7 +178,7 @@ def test_the_drilled_ref_is_checked_not_the_working_tree(tmp_path: Path,
     status, message = _run_phase(path)
     assert status is PhaseStatus.FAILED
     assert "apps/db.yaml: sops Secret ml-serving/db" in message
-    assert message.startswith("3 of 6 encrypted secret(s) do not open with the keys in "), message
+    assert message.startswith("4 of 7 encrypted secret(s) do not open with the keys in "), message
     assert "3 not checked (platform:apps/sealed.yaml: sealed-secret SealedSecret" in message
     assert "no sealing key named (spec.gitops.keys.sealingKeys)" in message
 
