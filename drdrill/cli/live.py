@@ -233,6 +233,8 @@ class _CurrentStderr:
 class LiveView(DrillObserver):
     """The board on the terminal (stderr) from the drill's start to its verdict."""
 
+    owns_terminal = True
+
     def __init__(self, *, console: Console | None = None) -> None:
         self.board = DrillBoard()
         self.console = console or Console(stderr=True)

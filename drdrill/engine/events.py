@@ -44,6 +44,10 @@ class DrillObserver:
     """Told about a drill's progress. Must not raise, except `DrillInterrupted` from
     `phase_started` to stop the drill before that phase (the `--step` prompt does)."""
 
+    # True while drawing on the terminal itself (the live view): a phase then draws nothing
+    # of its own there (no progress bar).
+    owns_terminal: bool = False
+
     def drill_started(self, drill: str, *, phases: Sequence[PlannedPhase],
                       rto_seconds: float) -> None:
         """Before the first phase: every phase the drill will run, with its budget."""

@@ -210,6 +210,13 @@ def test_the_runner_tells_the_observer_every_step_in_order(tmp_path: Path) -> No
     assert recorder.events[0].startswith("drill ")
 
 
+def test_only_the_live_view_owns_the_terminal() -> None:
+    from drdrill.cli.progress import TerminalProgress
+
+    assert LiveView(console=Console(file=io.StringIO())).owns_terminal
+    assert not TerminalProgress().owns_terminal and not DrillObserver().owns_terminal
+
+
 def test_live_view_prints_log_lines_above_the_board_and_gives_logging_back() -> None:
     out = io.StringIO()
     before = structlog.get_config()["logger_factory"]

@@ -94,8 +94,8 @@ class BackupsPhase:
                 folder=folder, deadline=deadline, now=utc_now(),
                 referenced=[key for bucket, key in (split_s3_uri(uri) for uri, _ in references)
                             if bucket == backup_set.bucket],
-                # The live view (an observer drawing a board) owns the terminal while it runs.
-                progress_bar=not hasattr(ctx.observer, "board"),
+                # The live view owns the terminal while it runs.
+                progress_bar=not ctx.observer.owns_terminal,
             )
             ctx.backups.append(result)
             catalogs.append(catalog)
