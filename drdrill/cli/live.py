@@ -143,6 +143,7 @@ class DrillBoard(DrillObserver):
         with self._lock:
             now = self._clock() if self._ended is None else self._ended
             parts: list[RenderableType] = [self._heading(now), self._phase_table(now)]
+            parts += self._phase_problems()
             waiting = self._waiting_table()
             if waiting is not None:
                 parts.append(waiting)
@@ -176,6 +177,17 @@ class DrillBoard(DrillObserver):
                 status, clock = Text("pending", style="grey50"), ""
             table.add_row(row.name, status, clock, budget)
         return table
+
+    def _phase_problems(self) -> list[Text]:
+        """Why each phase that failed or erred did, as the report will say it."""
+        lines = []
+        for row in self._phases:
+            result = row.result
+            if result is not None and result.message and result.status in (
+                    PhaseStatus.FAILED, PhaseStatus.ERROR):
+                line = Text(f"{row.name}: ", style=_STATUS_STYLE[result.status])
+                lines.append(line.append_text(_untrusted(result.message)))
+        return lines
 
     def _waiting_table(self) -> Group | None:
         if not self._workloads:

@@ -135,8 +135,9 @@ def test_the_last_frame_says_the_verdict_and_what_did_not_recover() -> None:
                              WorkloadState("Deployment", "ml", "b", "unknown", "-")])
     board.workload_changed(WorkloadState("Deployment", "ml", "a", "current", "ready"))
     board.workload_changed(WorkloadState("Deployment", "ml", "b", "failed", "CrashLoopBackOff"))
-    board.phase_finished(PhaseResult(name="workloads", status=PhaseStatus.FAILED,
-                                     duration_seconds=30, budget_seconds=240))
+    board.phase_finished(PhaseResult(
+        name="workloads", status=PhaseStatus.FAILED, duration_seconds=30, budget_seconds=240,
+        message="1/2 workloads not healthy; first: Deployment ml/b: CrashLoopBackOff"))
     board.teardown_started()
     clock.now += 3
     assert lines_with(shown(board), "tearing down") == ["tearing down (3.0s)"]
@@ -149,7 +150,9 @@ def test_the_last_frame_says_the_verdict_and_what_did_not_recover() -> None:
     assert lines_with(text, "verdict") == ["verdict: FAIL (simulated pods)"]
     assert lines_with(text, "teardown") == ["teardown passed 3.2s -"]
     assert lines_with(text, "workloads (") == ["2 workloads (1 healthy, 1 failed)"]
-    assert lines_with(text, "Deployment") == ["Deployment ml/b CrashLoopBackOff"]
+    assert lines_with(text, "Deployment") == [
+        "workloads: 1/2 workloads not healthy; first: Deployment ml/b: CrashLoopBackOff",
+        "Deployment ml/b CrashLoopBackOff"]
     assert lines_with(text, "drdrill run") == ["drdrill run demo 3.0s of RTO 10m00s"]
 
 
