@@ -8,10 +8,12 @@ report. Checksums are sent and validated only when required, as S3-compatible st
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import (
@@ -22,6 +24,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     SSLError,
 )
+from botocore.parsers import DEFAULT_TIMESTAMP_PARSER
 
 from drdrill.errors import InfrastructureError, PrerequisiteError
 from drdrill.logs import redact_text
@@ -60,9 +63,25 @@ def default_credentials() -> Credentials | None:
     return credentials
 
 
+def parse_timestamp(value: str) -> Any:
+    """S3's ISO 8601 times (`2026-11-27T03:00:00.000Z`) with the standard library, else as
+    botocore parses them: its dateutil parser costs about 0.5 ms a key, most of a listing's
+    CPU for sets of many objects."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        return DEFAULT_TIMESTAMP_PARSER(value)
+    return parsed
+
+
 def make_s3_client(*, endpoint: S3Endpoint, read_timeout: float = 60.0) -> S3Client:
     """A thread-safe client with retries for throttling, 5xx and dropped connections."""
-    session = boto3.session.Session()
+    core = botocore.session.get_session()
+    core.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=parse_timestamp)
+    session = boto3.session.Session(botocore_session=core)
     if session.get_credentials() is None:
         raise PrerequisiteError(
             f"no S3 credentials for {endpoint.describe()}: boto3's default chain found none; "
