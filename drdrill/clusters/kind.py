@@ -196,6 +196,8 @@ class KindCluster:
                 lines.append(line)
         if self.load_images:
             lines.append(f"load images: {', '.join(self.load_images)}")
+        lines.append("storage: the node image's default StorageClass `standard` (local-path "
+                     "provisioner: a folder on the claiming pod's node, gone with the cluster)")
         return lines
 
     def start_simulation(self, *, info: ClusterInfo) -> RunningSimulation | None:

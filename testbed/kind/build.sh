@@ -12,7 +12,7 @@
 #
 # Cache: ${DRDRILL_KIND_CACHE:-${XDG_CACHE_HOME:-~/.cache}/drdrill/kind}/
 #   bin-<pins key>/   Go-built binaries (kind, kubelet, kubeadm, kube-proxy, CNI plugins, coredns,
-#                     drdrill-workload) and pause; keyed by the Kubernetes and kind pins and
+#                     local-path-provisioner, drdrill-workload) and pause; keyed by the Kubernetes and kind pins and
 #                     the workload source
 #   <key>/            images/*.tar (docker save archives), flux/install.yaml, images.txt, env,
 #                     .complete; keyed by the binaries' key, the etcd and Flux pins and the
@@ -211,6 +211,15 @@ build_coredns() {
   mv -f "$BINDIR/.coredns.tmp" "$BINDIR/coredns"
 }
 
+# the node image's default storage, with the dependency versions of its own go.mod
+build_local_path_provisioner() {
+  wrapper local-path-provisioner
+  goget "github.com/rancher/local-path-provisioner@$LOCAL_PATH_PROVISIONER_VERSION"
+  go build -trimpath -ldflags "$LDFLAGS_BASE -X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION" \
+    -o "$BINDIR/.local-path-provisioner.tmp" github.com/rancher/local-path-provisioner
+  mv -f "$BINDIR/.local-path-provisioner.tmp" "$BINDIR/local-path-provisioner"
+}
+
 build_workload() {
   rm -rf "${WORK:?}/workload"
   cp -r "$HERE/workload" "$WORK/workload"
@@ -233,6 +242,7 @@ step kind "kind" build_kind
 step "kubelet, kubeadm, kube-proxy" "kubelet kubeadm kube-proxy" build_node_kubernetes
 step "CNI plugins" "cni/ptp cni/host-local cni/loopback cni/portmap cni/bridge" build_cni
 step coredns "coredns" build_coredns
+step local-path-provisioner "local-path-provisioner" build_local_path_provisioner
 step "drdrill-workload" "drdrill-workload" build_workload
 step pause "pause" build_pause
 
@@ -335,7 +345,7 @@ rm -rf "$PROXY_ROOT"
 log "  done in $((SECONDS - t0)) s"
 
 t0=$SECONDS
-log "Flux controller and workload images ..."
+log "Flux controller, local-path provisioner and workload images ..."
 static_image "ghcr.io/fluxcd/source-controller:$FLUX_SOURCE_CONTROLLER_VERSION" 65534 \
   '["source-controller"]' "$KB/source-controller"
 static_image "ghcr.io/fluxcd/kustomize-controller:$FLUX_KUSTOMIZE_CONTROLLER_VERSION" 65534 \
@@ -344,6 +354,9 @@ if [[ -x $KB/helm-controller && -n ${HELM_CONTROLLER_VERSION:-} ]]; then
   static_image "ghcr.io/fluxcd/helm-controller:$HELM_CONTROLLER_VERSION" 65534 \
     '["helm-controller"]' "$KB/helm-controller"
 fi
+LOCAL_PATH_IMAGE=drdrill.local/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION
+LOCAL_PATH_HELPER_IMAGE=drdrill.local/local-path-helper:$LOCAL_PATH_PROVISIONER_VERSION
+static_image "$LOCAL_PATH_IMAGE" 65534 '["local-path-provisioner"]' "$BINDIR/local-path-provisioner"
 static_image drdrill.local/model-server:1.0 65534 '["drdrill-workload", "serve"]' "$BINDIR/drdrill-workload"
 static_image drdrill.local/never-ready:1.0 65534 '["drdrill-workload", "never-ready"]' "$BINDIR/drdrill-workload"
 static_image drdrill.local/crasher:1.0 65534 '["drdrill-workload", "crash"]' "$BINDIR/drdrill-workload"
@@ -375,8 +388,22 @@ log "node root file system (Debian $DEBIAN_SUITE, mmdebstrap) ..."
 ROOT=$WORK/node-root
 debian_rootfs "$ROOT" "systemd,systemd-sysv,dbus,containerd,runc,conntrack,iptables,nftables,\
 iproute2,ethtool,util-linux,mount,kmod,libseccomp2,pigz,bash,ca-certificates,procps,e2fsprogs,\
-jq,socat"
+jq,socat,busybox-static"
 log "  debootstrapped in $((SECONDS - t0)) s"
+# the local-path provisioner's helper pods run `sh` scripts (mkdir, rm): Debian's busybox-static
+# of the same suite, taken out of the node's root file system into an image of its own
+# shellcheck disable=SC2016  # dpkg-query's own format
+BUSYBOX_VERSION=$(chroot "$ROOT" dpkg-query -W -f '${Version}' busybox-static)
+HELPER_ROOT=$(mktemp -d "$WORK/img.XXXXXX")
+mkdir -p "$HELPER_ROOT/bin" "$HELPER_ROOT/tmp"
+chmod 1777 "$HELPER_ROOT/tmp"
+install -m 0755 "$ROOT/bin/busybox" "$HELPER_ROOT/bin/busybox"
+for applet in $("$HELPER_ROOT/bin/busybox" --list); do
+  [[ $applet == busybox ]] || ln -s busybox "$HELPER_ROOT/bin/$applet"
+done
+import_image "$LOCAL_PATH_HELPER_IMAGE" "$HELPER_ROOT" --change "ENV PATH=/bin" --change "USER 0"
+rm -rf "$HELPER_ROOT"
+chroot "$ROOT" dpkg --purge busybox-static >/dev/null
 KIND_SRC=$(module_dir "sigs.k8s.io/kind@$KIND_VERSION")/images/base/files
 # kind's base image files, with the modes its Dockerfile gives them
 install -d -m 0755 "$ROOT/kind" "$ROOT/kind/bin" "$ROOT/etc/systemd/system/kubelet.service.d"
@@ -413,6 +440,10 @@ install -m 0755 "$BINDIR"/cni/* "$ROOT/opt/cni/bin/"
 install -m 0755 "$HERE/node/drdrill-cni.sh" "$ROOT/usr/local/bin/drdrill-cni"
 install -m 0644 "$HERE/node/drdrill-cni.service" "$ROOT/etc/systemd/system/"
 install -m 0644 "$HERE/node/default-cni.yaml" "$ROOT/kind/manifests/default-cni.yaml"
+sed -e "s#@PROVISIONER_IMAGE@#$LOCAL_PATH_IMAGE#g" -e "s#@HELPER_IMAGE@#$LOCAL_PATH_HELPER_IMAGE#g" \
+  "$HERE/node/default-storage.yaml" >"$ROOT/kind/manifests/default-storage.yaml"
+chmod 0644 "$ROOT/kind/manifests/default-storage.yaml"
+! grep -q @ "$ROOT/kind/manifests/default-storage.yaml" || die "default-storage.yaml: a placeholder is left"
 chroot "$ROOT" systemctl enable kubelet.service containerd.service undo-mount-hacks.service \
   drdrill-cni.service >/dev/null 2>&1
 chroot "$ROOT" systemctl mask systemd-binfmt.service >/dev/null 2>&1
@@ -421,11 +452,12 @@ cat >"$ROOT/kind/drdrill-node-image.txt" <<EOF
 drdrill's kind node image (not kindest/node), built by testbed/kind/build.sh without a registry:
 Debian $DEBIAN_SUITE (containerd $(chroot "$ROOT" dpkg-query -W -f '${Version}' containerd), runc $(chroot "$ROOT" dpkg-query -W -f '${Version}' runc)),
 kind $KIND_VERSION base files, Kubernetes $KUBERNETES_VERSION, CNI plugins $CNI_PLUGINS_VERSION (ptp + host-local,
-drdrill-cni.service instead of kindnetd), CoreDNS $COREDNS_VERSION, etcd $ETCD_VERSION.
+drdrill-cni.service instead of kindnetd), CoreDNS $COREDNS_VERSION, etcd $ETCD_VERSION, default storage:
+local-path-provisioner $LOCAL_PATH_PROVISIONER_VERSION (StorageClass standard), helper busybox-static $BUSYBOX_VERSION.
 EOF
 rm -rf "$ROOT/var/cache/apt/"* "$ROOT/var/lib/apt/lists/"*
 
-log "preloading the control-plane and Flux images into the node's containerd store ..."
+log "preloading the control-plane, Flux and local-path images into the node's containerd store ..."
 CTRD=$WORK/ctrd
 mkdir -p "$CTRD"
 cat >"$CTRD/config.toml" <<EOF
@@ -443,11 +475,13 @@ for ((i = 0; i < 60; i++)); do
   sleep 0.5
 done
 ctr --address "$CTRD/c.sock" version >/dev/null || { cat "$CTRD/log" >&2; die "containerd for preloading did not start"; }
-# the control plane's images and Flux's: a drill on this image loads only its workload images
+# the control plane's, Flux's and the default storage's images: a drill on this image loads
+# only its workload images
 preload=()
 while read -r tag kind _; do
   case $tag in
-    "$K8S"/* | ghcr.io/fluxcd/*) [[ ${kind:-} == alias-of ]] || preload+=("$tag") ;;
+    "$K8S"/* | ghcr.io/fluxcd/* | drdrill.local/local-path-*)
+      [[ ${kind:-} == alias-of ]] || preload+=("$tag") ;;
   esac
 done <"$STAGE/images.txt"
 docker save "${preload[@]}" -o "$WORK/preload.tar"

@@ -7,6 +7,8 @@
 //	drdrill-workload once         exits 0 after RUN_FOR (a Job that succeeds)
 //
 // PORT (default 8080), READY_AFTER / CRASH_AFTER / RUN_FOR are Go durations (default 3s / 1s / 1s).
+// With DATA_DIR set, serve first writes DATA_DIR/served-by (a model cache on a volume) and exits 1
+// when it cannot, so a pod with an unwritable or missing volume never becomes Ready.
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -30,7 +33,28 @@ func duration(name string, fallback time.Duration) time.Duration {
 	return fallback
 }
 
+// writeMarker proves the data volume is writable: it writes and reads back DATA_DIR/served-by.
+func writeMarker() {
+	dir := os.Getenv("DATA_DIR")
+	if dir == "" {
+		return
+	}
+	host, _ := os.Hostname()
+	path := filepath.Join(dir, "served-by")
+	want := fmt.Sprintf("%s %s\n", host, time.Now().UTC().Format(time.RFC3339))
+	if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+		fmt.Fprintf(os.Stderr, "drdrill-workload: fatal: DATA_DIR not writable: %v\n", err)
+		os.Exit(1)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != want {
+		fmt.Fprintf(os.Stderr, "drdrill-workload: fatal: %s does not read back: %v\n", path, err)
+		os.Exit(1)
+	}
+	fmt.Printf("drdrill-workload: wrote %s\n", path)
+}
+
 func serve(ready func() (bool, string)) {
+	writeMarker()
 	port := os.Getenv("PORT")
 	if port == "" {
 		port = "8080"
