@@ -24,6 +24,11 @@ import yaml
 
 from drdrill.errors import BadInputError
 
+try:  # libyaml's parser where PyYAML has it: an order of magnitude faster on large trees
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
 BOOTSTRAP_FOLDER = "flux-system"
 SYNC_FILE = "gotk-sync.yaml"
 COMPONENTS_FILE = "gotk-components.yaml"
@@ -97,7 +102,7 @@ def yaml_documents(content: bytes) -> list[dict[str, Any]]:
     """The mapping documents of one YAML file; a file that does not parse yields nothing
     (Helm templates and other non-manifest YAML live in repositories too)."""
     try:
-        return [d for d in yaml.safe_load_all(content) if isinstance(d, dict)]
+        return [d for d in yaml.load_all(content, Loader=_SafeLoader) if isinstance(d, dict)]
     except yaml.YAMLError:
         pass
     try:  # JSON that is not YAML (tab-indented, as `sops` writes it)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +45,10 @@ def _is_sealed(doc: Mapping[str, Any]) -> bool:
 
 def check_file(
     *, repository: str, file: str, content: bytes, age: AgeKeys | None,
-    sealing: SealingKeys | None,
+    sealing: SealingKeys | None, on_value: Callable[[str], None],
 ) -> list[SecretCheck]:
-    """A verdict for every SOPS document and SealedSecret in one file (none for others)."""
+    """A verdict for every SOPS document and SealedSecret in one file (none for others).
+    `on_value` gets every decrypted value (for the log redaction); nothing else keeps one."""
     try:
         documents = [d for d in sops.load_documents(content) if isinstance(d, dict)]
     except yaml.YAMLError:
@@ -70,7 +71,7 @@ def check_file(
                 found.append(verdict(SOPS, "unchecked",
                                      "no age key named (spec.gitops.keys.age)"))
                 continue
-            opened = sops.check_document(doc, age.identities)
+            opened = sops.check_document(doc, age.identities, on_value=on_value)
             found.append(verdict(SOPS, "opened" if opened.opened else "failed",
                                  opened.reason))
         elif _is_sealed(doc):
@@ -78,6 +79,6 @@ def check_file(
                 found.append(verdict(SEALED_SECRET, "unchecked",
                                      "no sealing key named (spec.gitops.keys.sealingKeys)"))
                 continue
-            outcome = sealed.check_document(doc, sealing.keys)
+            outcome = sealed.check_document(doc, sealing.keys, on_value=on_value)
             found.append(verdict(SEALED_SECRET, outcome.status, outcome.reason))
     return found

@@ -21,6 +21,7 @@ from drdrill.errors import PhaseFailure
 from drdrill.gitops.layout import RepoFiles, find_encrypted
 from drdrill.keys.check import SecretCheck, check_file
 from drdrill.keys.keyfiles import AgeKeys, SealingKeys, load_age_keys, load_sealing_keys
+from drdrill.logs import register_secret
 from drdrill.scenario.models import GitOpsSpec, GitRef, Scenario
 from drdrill.timing import Deadline
 
@@ -100,16 +101,22 @@ def check_repositories(scenario: Scenario, keys: KeyFiles, *, deadline: Deadline
     assert gitops is not None
     checks: list[SecretCheck] = []
     notes: list[str] = []
-    for name, files, why in _repositories(scenario, gitops):
-        if files is None:
-            notes.append(f"repository {name} not checked: {why}")
-            continue
-        for path in sorted({e.file for e in find_encrypted(files)}):
-            if deadline.expired():
-                raise PhaseFailure(f"the key check ran out of its budget after {len(checks)} "
-                                   "secret(s)")
-            checks += check_file(repository=name, file=path, content=files.files[path],
-                                 age=keys.age, sealing=keys.sealing)
+    opened: list[str] = []
+    try:
+        for name, files, why in _repositories(scenario, gitops):
+            if files is None:
+                notes.append(f"repository {name} not checked: {why}")
+                continue
+            for path in sorted({e.file for e in find_encrypted(files)}):
+                if deadline.expired():
+                    raise PhaseFailure(f"the key check ran out of its budget after "
+                                       f"{len(checks)} secret(s)")
+                checks += check_file(repository=name, file=path, content=files.files[path],
+                                     age=keys.age, sealing=keys.sealing, on_value=opened.append)
+    finally:
+        # Once, not per value: each registration rebuilds the redaction's pattern.
+        register_secret("\n".join(opened))
+        opened.clear()
     return checks, notes
 
 
