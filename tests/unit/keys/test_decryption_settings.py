@@ -57,3 +57,19 @@ def test_decryption_failure_names_the_secret_and_the_key_file() -> None:
     assert "\n" not in said and "Group 0: FAILED age1xyz: FAILED" in said
     assert explain_decryption_failure("Kustomization BuildFailed: kustomize build failed",
                                       key_file=Path("/k")) is None
+
+
+def test_decryption_is_flux_only_and_keys_take_a_budget() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from drdrill.scenario.models import PhaseBudgets
+
+    with pytest.raises(ValidationError, match="decryption: only for engine flux"):
+        GitOpsSpec.model_validate({"engine": "argocd", "version": "v3.1",
+                                   "repository": {"path": "./p"},
+                                   "decryption": {"keyFile": "./age.agekey"}})
+    with pytest.raises(ValidationError):
+        GitOpsSpec.model_validate({"version": "v2.7", "repository": {"path": "./p"},
+                                   "decryption": {"provider": "gpg", "keyFile": "./k"}})
+    assert PhaseBudgets.model_validate({"keys": "30s"}).keys == "30s"
