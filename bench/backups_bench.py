@@ -310,7 +310,9 @@ def main() -> None:
         "cases": cases,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    partial = args.output.with_suffix(".tmp")
+    partial.write_text(json.dumps(results, indent=2) + "\n")
+    partial.replace(args.output)
     print(f"sha256 single core: {results['sha256_single_core_mib_per_s']} MiB/s, "
           f"{results['cpus']} CPUs")
     print(f"import drdrill.cli.app: {results['drdrill_import_median_seconds']} s")
