@@ -3,8 +3,9 @@ encrypted secret in Git (SOPS files with age, Bitnami SealedSecrets with the sea
 
 Required when the scenario names keys (`spec.gitops.keys`, or the age key of
 `spec.gitops.decryption`). Every repository of the scenario that is a local path is read at
-the ref the drill applies (the main repository at `spec.gitops.ref`, the others at their
-HEAD); a repository given by URL is not read ahead, and the phase says so.
+the ref the drill applies (the main repository at `spec.gitops.ref`, another one at the ref its
+GitRepository in the main repository asks for, else its HEAD); a repository given by URL is
+not read ahead, and the phase says so.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from drdrill.engine.context import DrillContext
 from drdrill.engine.phase import PhaseOutcome
 from drdrill.engine.phases.bootstrap import MAIN_REPOSITORY, _local_files
 from drdrill.errors import PhaseFailure
-from drdrill.gitops.layout import RepoFiles, find_encrypted
+from drdrill.gitops.layout import RepoFiles, find_encrypted, normalise_remote, yaml_documents
 from drdrill.keys.check import SecretCheck, check_file
 from drdrill.keys.keyfiles import AgeKeys, SealingKeys, load_age_keys, load_sealing_keys
 from drdrill.logs import register_secret
@@ -62,9 +63,10 @@ def _repositories(scenario: Scenario, gitops: GitOpsSpec) -> list[tuple[str, Rep
     """(name, files or None, why not read) for the main repository and the others."""
     found: list[tuple[str, RepoFiles | None, str]] = []
     main = gitops.repository
+    main_files = None
     if main.path is not None:
-        files = _local_files(scenario.resolve_path(main.path), gitops.ref)
-        found.append((MAIN_REPOSITORY, files, f"{gitops.ref.describe()} not found"))
+        main_files = _local_files(scenario.resolve_path(main.path), gitops.ref)
+        found.append((MAIN_REPOSITORY, main_files, f"{gitops.ref.describe()} not found"))
     else:
         found.append((MAIN_REPOSITORY, None, "a remote URL is not read ahead"))
     for team in gitops.repositories:
@@ -72,11 +74,32 @@ def _repositories(scenario: Scenario, gitops: GitOpsSpec) -> list[tuple[str, Rep
             found.append((team.name, None, "a remote URL is not read ahead"))
             continue
         folder = scenario.resolve_path(team.path)
-        head = _head(folder)
-        files = _local_files(folder, GitRef(commit=head)) if head else _local_files(
-            folder, gitops.ref)
-        found.append((team.name, files, "no HEAD commit"))
+        ref = _ref_in_git(main_files, team.remotes)
+        if ref is None:
+            head = _head(folder)
+            ref = GitRef(commit=head) if head else gitops.ref
+        found.append((team.name, _local_files(folder, ref), f"{ref.describe()} not found"))
     return found
+
+
+def _ref_in_git(files: RepoFiles | None, remotes: tuple[str, ...]) -> GitRef | None:
+    """The ref the main repository's GitRepository for these remotes asks for: what Flux
+    would check out of the team's repository."""
+    if files is None:
+        return None
+    wanted = {normalise_remote(r) for r in remotes}
+    for _, content in files.under(""):
+        for doc in yaml_documents(content):
+            spec = doc.get("spec") or {}
+            if doc.get("kind") != "GitRepository" or normalise_remote(
+                    str(spec.get("url") or "")) not in wanted:
+                continue
+            ref = spec.get("ref") or {}
+            given = {k: str(ref[k]) for k in ("commit", "tag", "branch") if ref.get(k)}
+            if given:
+                key = next(iter(given))
+                return GitRef.model_validate({key: given[key]})
+    return None
 
 
 def _head(folder: Path) -> str | None:

@@ -209,3 +209,43 @@ def test_plan_shows_the_keys_phase(tmp_path: Path, vault: dict[str, Any]) -> Non
     assert f"age key file {vault['keys'] / 'age.agekey'}" in result.stdout
     assert "SOPS decryption: Secret(s) flux-system/sops-age" in result.stdout
     assert "6. teardown" in result.stdout
+
+
+def test_a_team_repository_is_read_at_the_ref_its_git_repository_asks_for(
+    tmp_path: Path, vault: dict[str, Any],
+) -> None:
+    """The platform repository's GitRepository for the team reads branch `release`; the
+    team repository's checked-out branch (main) holds a secret the key does not open."""
+    from tests.integration.gitops.fleet import git_repository
+
+    found = tools()
+    team = tmp_path / "team-a"
+    other = age_keygen(found.age_keygen, vault["keys"] / "other.agekey")
+    right = subprocess.run([str(found.age_keygen), "-y", str(vault["keys"] / "age.agekey")],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    file = team / "deploy" / "token.yaml"
+    write(team / "deploy", "token.yaml", [secret("ranker", "team-a", {"t": "team-value-1"})])
+    sops_encrypt(found.sops, file, recipient=other)
+    commit(team)
+    subprocess.run(["git", "checkout", "-q", "-b", "release"], cwd=team, check=True)
+    write(team / "deploy", "token.yaml", [secret("ranker", "team-a", {"t": "team-value-2"})])
+    sops_encrypt(found.sops, file, recipient=right)
+    commit(team)
+    subprocess.run(["git", "checkout", "-q", "main"], cwd=team, check=True)
+    remote = "ssh://git@git.example.com/team-a/apps.git"
+    tenant = git_repository("team-a", remote)
+    tenant["spec"]["ref"] = {"branch": "release"}
+    write(vault["repo"] / "tenants", "team-a.yaml", [tenant])
+    commit(vault["repo"])
+    gitops = {"keys": {"age": ["./keys/age.agekey"],
+                       "sealingKeys": ["./keys/sealed-secrets-keys.yaml"]},
+              "repositories": [{"name": "team-a", "path": "./team-a", "remotes": [remote]}]}
+    status, message = _run_phase(scenario(tmp_path, name="keys-team", gitops=gitops))
+    assert status is PhaseStatus.PASSED, message
+    assert message.startswith("8 encrypted secret(s) open"), message
+    tenant["spec"]["ref"] = {"branch": "main"}
+    write(vault["repo"] / "tenants", "team-a.yaml", [tenant])
+    commit(vault["repo"])
+    status, message = _run_phase(scenario(tmp_path, name="keys-team", gitops=gitops))
+    assert status is PhaseStatus.FAILED
+    assert "team-a:deploy/token.yaml: sops Secret team-a/ranker: no key given" in message
