@@ -24,9 +24,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The kwok test bed (control plane, Flux, Argo CD, S3) and, for the kind tests, the kind one.
+# The kwok test bed (control plane, Flux, Argo CD, S3) and, for the kind tests, the kind one
+# (node image, Flux images and manifest, workload images) and Argo CD's images for kind.
 testbed: testbed-kwok
 	bash testbed/kind/build.sh
+	bash testbed/kind/argocd.sh
 
 testbed-kwok:
 	bash testbed/build.sh

@@ -76,6 +76,8 @@ TOTAL_STEPS=15
 T_START=$SECONDS
 
 log() { echo "testbed: $*"; }
+# shellcheck source=pinned.sh
+. "$HERE/pinned.sh"
 
 # wrapper NAME: fresh throw-away module in $WORK/NAME, cwd set to it
 wrapper() {
@@ -294,36 +296,6 @@ build_s5cmd() {
     -ldflags "$LDFLAGS_BASE -X github.com/peak/s5cmd/v2/version.Version=$S5CMD_VERSION"
 }
 
-# unpack_pinned NAME TARBALL SHA256 REPO TAG COMMIT DEST: a pinned `git archive` snapshot from
-# $SOURCES_DIR (sha256 checked), else a shallow clone of the tag (commit checked), into DEST.
-unpack_pinned() {
-  local name=$1 tarball=$2 sum=$3 repo=$4 tag=$5 pinned=$6 dest=$7 commit
-  rm -rf "$dest"
-  mkdir -p "$dest"
-  if [[ -f $tarball ]]; then
-    if ! echo "$sum  $tarball" | sha256sum -c --quiet - >/dev/null 2>&1; then
-      echo "testbed: $tarball does not have the pinned sha256 $sum" >&2
-      exit 1
-    fi
-    tar -xzf "$tarball" -C "$dest" --strip-components=1
-    return 0
-  fi
-  log "  (no $tarball: cloning $repo at $tag)"
-  rm -rf "$dest"
-  if [[ $tag == "$pinned" ]]; then
-    # a bare commit: fetch just that commit
-    git init -q "$dest"
-    git -C "$dest" fetch -q --depth 1 "$repo" "$pinned"
-    git -C "$dest" checkout -q FETCH_HEAD
-  else
-    git clone -q --depth 1 --branch "$tag" "$repo" "$dest"
-  fi
-  commit=$(git -C "$dest" rev-parse HEAD)
-  if [[ $commit != "$pinned" ]]; then
-    echo "testbed: $name $tag is commit $commit, pinned $pinned" >&2
-    exit 1
-  fi
-}
 
 # Argo CD's application-controller and repo-server: one multi-call binary (its name picks the
 # component), built from the pinned snapshot with gitops-engine replaced by its own snapshot.

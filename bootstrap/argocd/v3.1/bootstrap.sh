@@ -155,12 +155,19 @@ subjects:
     name: argocd-application-controller
     namespace: $(yaml_str "$namespace")
 MANIFEST
-  # argocd-server writes the signing key on its first start; it does not run here, and the
-  # controller refuses to read cluster settings without one.
-  if ! "${kubectl[@]}" -n "$namespace" get secret argocd-secret >/dev/null 2>&1; then
+fi
+
+# argocd-server writes the signing key on its first start; it does not run here (kwok) or at
+# all (a core install), and the controller refuses to read cluster settings without one.
+if [[ -z $("${kubectl[@]}" -n "$namespace" get secret argocd-secret \
+             -o 'jsonpath={.data.server\.secretkey}' 2>/dev/null) ]]; then
+  key=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
+  if "${kubectl[@]}" -n "$namespace" get secret argocd-secret >/dev/null 2>&1; then
+    "${kubectl[@]}" -n "$namespace" patch secret argocd-secret --type merge \
+      -p "{\"stringData\": {\"server.secretkey\": \"$key\"}}" >/dev/null
+  else
     "${kubectl[@]}" -n "$namespace" create secret generic argocd-secret \
-      --from-literal=server.secretkey="$(head -c 32 /dev/urandom | base64 | tr -d '\n')" \
-      --dry-run=client -o yaml \
+      --from-literal=server.secretkey="$key" --dry-run=client -o yaml \
       | "${kubectl[@]}" label --local -f - app.kubernetes.io/name=argocd-secret \
           app.kubernetes.io/part-of=argocd -o yaml \
       | "${kubectl[@]}" apply -f - >/dev/null
