@@ -301,13 +301,7 @@ build_s5cmd() {
 # component), built from the pinned snapshot with gitops-engine replaced by its own snapshot.
 build_argocd() {
   local src=$WORK/argocd-src
-  unpack_pinned gitops-engine \
-    "$SOURCES_DIR/argoproj-gitops-engine-${GITOPS_ENGINE_COMMIT:0:12}.tar.gz" \
-    "$GITOPS_ENGINE_SHA256" https://github.com/argoproj/gitops-engine.git \
-    "$GITOPS_ENGINE_COMMIT" "$GITOPS_ENGINE_COMMIT" "$src/gitops-engine"
-  unpack_pinned argo-cd "$SOURCES_DIR/argoproj-argo-cd-$ARGOCD_VERSION.tar.gz" \
-    "$ARGOCD_SHA256" https://github.com/argoproj/argo-cd.git "$ARGOCD_VERSION" \
-    "$ARGOCD_COMMIT" "$src/argo-cd"
+  unpack_argocd "$src"
   cd "$src/argo-cd"
   # The one source edit: the controller's metrics and health server binds 0.0.0.0 in code; the
   # test bed binds every server to 127.0.0.1.
@@ -316,10 +310,7 @@ build_argocd() {
     echo "testbed: could not bind Argo CD's controller metrics to 127.0.0.1" >&2
     exit 1
   }
-  go mod edit -replace "github.com/argoproj/gitops-engine=$src/gitops-engine"
-  local p=github.com/argoproj/argo-cd/v3/common
-  build_to argocd ./cmd -ldflags "$LDFLAGS_BASE -X $p.version=${ARGOCD_VERSION#v} \
--X $p.gitCommit=$ARGOCD_COMMIT -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  build_to argocd ./cmd -ldflags "$LDFLAGS_BASE $(argocd_ldflags)"
   ln -sf argocd "$BIN/argocd-application-controller"
   ln -sf argocd "$BIN/argocd-repo-server"
   ln -sf argocd "$BIN/argocd-applicationset-controller"

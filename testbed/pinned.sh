@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# unpack_pinned, for the test bed's build scripts (sourced; a function only). A source the Go
+# Pinned sources for the test bed's build scripts (sourced; functions only). A source the Go
 # module proxy does not serve comes from a pinned `git archive` snapshot in ../shared/sources
 # (sha256 checked), or else from a shallow clone of its tag (commit checked).
 
@@ -32,4 +32,26 @@ unpack_pinned() {
     echo "testbed: $name $tag is commit $commit, pinned $pinned" >&2
     exit 1
   fi
+}
+
+# unpack_argocd SRC: Argo CD into SRC/argo-cd with the gitops-engine commit it requires in
+# SRC/gitops-engine and a `replace` to it (needs SOURCES_DIR and the ARGOCD_* and
+# GITOPS_ENGINE_* pins of ../versions.env).
+unpack_argocd() {
+  local src=$1
+  unpack_pinned gitops-engine \
+    "$SOURCES_DIR/argoproj-gitops-engine-${GITOPS_ENGINE_COMMIT:0:12}.tar.gz" \
+    "$GITOPS_ENGINE_SHA256" https://github.com/argoproj/gitops-engine.git \
+    "$GITOPS_ENGINE_COMMIT" "$GITOPS_ENGINE_COMMIT" "$src/gitops-engine"
+  unpack_pinned argo-cd "$SOURCES_DIR/argoproj-argo-cd-$ARGOCD_VERSION.tar.gz" \
+    "$ARGOCD_SHA256" https://github.com/argoproj/argo-cd.git "$ARGOCD_VERSION" \
+    "$ARGOCD_COMMIT" "$src/argo-cd"
+  (cd "$src/argo-cd" && go mod edit -replace "github.com/argoproj/gitops-engine=$src/gitops-engine")
+}
+
+# argocd_ldflags: the version stamps Argo CD's own build gives the binary
+argocd_ldflags() {
+  local p=github.com/argoproj/argo-cd/v3/common
+  echo "-X $p.version=${ARGOCD_VERSION#v} -X $p.gitCommit=$ARGOCD_COMMIT" \
+    "-X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
 }

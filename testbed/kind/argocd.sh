@@ -100,21 +100,11 @@ t_all=$SECONDS
 t0=$SECONDS
 log "argocd $ARGOCD_VERSION from the pinned source ..."
 src=$WORK/src
-unpack_pinned gitops-engine \
-  "$SOURCES_DIR/argoproj-gitops-engine-${GITOPS_ENGINE_COMMIT:0:12}.tar.gz" \
-  "$GITOPS_ENGINE_SHA256" https://github.com/argoproj/gitops-engine.git \
-  "$GITOPS_ENGINE_COMMIT" "$GITOPS_ENGINE_COMMIT" "$src/gitops-engine"
-unpack_pinned argo-cd "$SOURCES_DIR/argoproj-argo-cd-$ARGOCD_VERSION.tar.gz" \
-  "$ARGOCD_SHA256" https://github.com/argoproj/argo-cd.git "$ARGOCD_VERSION" \
-  "$ARGOCD_COMMIT" "$src/argo-cd"
+export GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0
+unpack_argocd "$src"
 (
   cd "$src/argo-cd"
-  export GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0
-  go mod edit -replace "github.com/argoproj/gitops-engine=$src/gitops-engine"
-  p=github.com/argoproj/argo-cd/v3/common
-  go build -trimpath -ldflags "-s -w -X $p.version=${ARGOCD_VERSION#v} \
--X $p.gitCommit=$ARGOCD_COMMIT -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z" \
-    -o "$WORK/argocd" ./cmd
+  go build -trimpath -ldflags "-s -w $(argocd_ldflags)" -o "$WORK/argocd" ./cmd
 )
 log "  done in $((SECONDS - t0)) s"
 
