@@ -8,11 +8,13 @@ with include / exclude selectors.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from drdrill.engine.context import DrillContext
 from drdrill.engine.events import WorkloadState
 from drdrill.engine.phase import PhaseOutcome
+from drdrill.engine.phases.bootstrap import explain_decryption_failure
 from drdrill.errors import PhaseFailure
 from drdrill.gitops.argocd_tree import ArgoRef, expand_application_tree
 from drdrill.health import (
@@ -103,14 +105,27 @@ def _with_chain(result: WorkloadResult, tree: AppliedTree, ref: ObjectRef) -> Wo
     return result.model_copy(update=update)
 
 
-def _stopped_results(tree: AppliedTree, selection: Selection) -> list[WorkloadResult]:
-    """Layers Flux gave up on (or that wait on one that did): their verdict is final."""
+def _stopped_results(tree: AppliedTree, selection: Selection,
+                     explain: Callable[[str], str | None] = lambda _: None,
+                     ) -> list[WorkloadResult]:
+    """Layers Flux gave up on (or that wait on one that did): their verdict is final.
+    `explain` may say a controller's message in the drill's words (a decryption error)."""
     return [WorkloadResult(kind=layer.ref.kind, namespace=layer.ref.namespace,
                            name=layer.ref.name, healthy=False,
-                           reason=layer.problem or "",
+                           reason=explain(layer.problem or "") or layer.problem or "",
                            rule="argocd" if layer.ref.group == "argoproj.io" else "flux",
                            chain=layer.chain)
             for layer in tree.stopped() if selection.keeps(layer.ref)]
+
+
+def _decryption_words(ctx: DrillContext) -> Callable[[str], str | None]:
+    """A child Kustomization that cannot decrypt a Secret with the scenario's key: said as
+    the bootstrap phase says it for the root."""
+    gitops = ctx.scenario.spec.gitops
+    if gitops is None or gitops.decryption is None:
+        return lambda _: None
+    key_file = ctx.scenario.resolve_path(gitops.decryption.key_file)
+    return lambda message: explain_decryption_failure(message, key_file=key_file)
 
 
 def _mark_simulated(ctx: DrillContext, results: list[WorkloadResult]) -> list[WorkloadResult]:
@@ -186,9 +201,10 @@ class WorkloadsPhase:
                     pools=ctx.scenario.spec.cluster.node_pools,
                 ),
             )
-            ctx.workloads = _stopped_results(tree, selection) + _mark_simulated(ctx, [
-                _with_chain(outcome.to_result(), tree, outcome.ref) for outcome in outcomes
-            ])
+            finished = [_with_chain(outcome.to_result(), tree, outcome.ref)
+                        for outcome in outcomes]
+            ctx.workloads = (_stopped_results(tree, selection, _decryption_words(ctx))
+                             + _mark_simulated(ctx, finished))
             wanted = [r for r in refs if r.kind not in _NOT_FETCHED]
             ctx.applied_objects = call_with_retries(
                 lambda: _fetch_applied(api, wanted), deadline=deadline.sooner(60)

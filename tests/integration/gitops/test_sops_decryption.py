@@ -130,22 +130,22 @@ def test_wrong_key_fails_naming_the_secret_and_the_key_file(tmp_path: Path) -> N
     assert _leaks(_outputs(tmp_path, result), [token, _key_line(key_file)]) == []
 
 
-def test_child_kustomization_gets_the_decryption_secret_it_names(tmp_path: Path) -> None:
+def _child_layout(tmp_path: Path, *, key: str) -> tuple[Path, str]:
     """A `flux bootstrap` layout whose apps Kustomization decrypts with its own Secret
-    (`sops-apps`): the drill provides it with the scenario's key, and the Secret in apps/
-    is decrypted by the real kustomize-controller."""
+    (`sops-apps`), encrypted for keys/age.agekey; the scenario names keys/<key>. Returns the
+    scenario and the token."""
     from tests.integration.gitops.fleet import (
         bootstrap_layout,
         deployment,
         flux_kustomization,
         namespace,
-        workload,
     )
     from tests.integration.gitops.fleet import scenario as fleet_scenario
 
     found = tools()
     (tmp_path / "keys").mkdir()
     recipient = age_keygen(found.age_keygen, tmp_path / "keys" / "age.agekey")
+    age_keygen(found.age_keygen, tmp_path / "keys" / "wrong.agekey")
     token = secrets.token_urlsafe(32)
     repo = bootstrap_layout(tmp_path, infrastructure=[namespace("ml-serving")],
                             apps=[deployment("model", "ml-serving")])
@@ -156,8 +156,16 @@ def test_child_kustomization_gets_the_decryption_secret_it_names(tmp_path: Path)
         "apps", "./apps", depends_on=("infrastructure",), extra={"decryption": {
             "provider": "sops", "secretRef": {"name": "sops-apps"}}})])
     commit(repo)
-    path = fleet_scenario(tmp_path, name="sops-child", gitops={
-        "decryption": {"provider": "sops", "keyFile": "./keys/age.agekey"}})
+    return fleet_scenario(tmp_path, name=f"sops-child-{key.split('.')[0]}", gitops={
+        "decryption": {"provider": "sops", "keyFile": f"./keys/{key}"}}), token
+
+
+def test_child_kustomization_gets_the_decryption_secret_it_names(tmp_path: Path) -> None:
+    """The drill provides the child's own decryption Secret with the scenario's key, and the
+    Secret in apps/ is decrypted by the real kustomize-controller."""
+    from tests.integration.gitops.fleet import workload
+
+    path, token = _child_layout(tmp_path, key="age.agekey")
     result, report = run_drill(path, env=base_env(tmp_path))
     assert report.get("verdict") == "pass", (result.stderr[-3000:], report.get("phases"))
     assert workload(report, "Deployment", "model")["healthy"]
@@ -165,3 +173,19 @@ def test_child_kustomization_gets_the_decryption_secret_it_names(tmp_path: Path)
     assert "SOPS decryption Secret flux-system/sops-apps" in bootstrap_log
     assert _leaks(_outputs(tmp_path, result),
                   [token, _key_line(tmp_path / "keys" / "age.agekey")]) == []
+
+
+def test_child_kustomization_with_a_wrong_key_names_the_secret_and_the_key_file(
+        tmp_path: Path) -> None:
+    path, token = _child_layout(tmp_path, key="wrong.agekey")
+    result, report = run_drill(path, env=base_env(tmp_path))
+    assert result.returncode == 1, result.stderr[-3000:]
+    workloads = phase(report, "workloads")
+    assert workloads["status"] == "failed"
+    key_file = tmp_path / "keys" / "wrong.agekey"
+    assert (f"Secret ml-serving/hf-token cannot be decrypted with the key in {key_file}"
+            in workloads["message"]), workloads["message"]
+    failed = [w for w in report["workloads"] if not w["healthy"]]
+    assert any(w["kind"] == "Kustomization" and w["name"] == "apps" and "\n" not in w["reason"]
+               for w in failed), failed
+    assert _leaks(_outputs(tmp_path, result), [token, _key_line(key_file)]) == []
