@@ -30,6 +30,8 @@
 #   DRDRILL_SECRET_SSH_KEY_FILE            optional: ssh private key for the repository
 #   DRDRILL_SECRET_KNOWN_HOSTS_FILE        optional: known_hosts lines for its host
 #   DRDRILL_SECRET_USERNAME_FILE, DRDRILL_SECRET_PASSWORD_FILE   optional: https basic auth
+#                                          (the line breaks that end such a file are not part
+#                                          of the value, as `echo token > file` writes it)
 set -euo pipefail
 
 : "${KUBECONFIG:?KUBECONFIG is not set}"
@@ -193,8 +195,17 @@ if [[ -n "${DRDRILL_SECRET_SSH_KEY_FILE:-}" || -n "${DRDRILL_SECRET_USERNAME_FIL
   echo "argocd bootstrap: registering the repository with credentials from files"
   args=(--from-literal=type=git --from-literal=url="$DRDRILL_REPO_URL")
   [[ -n "${DRDRILL_SECRET_SSH_KEY_FILE:-}" ]] && args+=(--from-file=sshPrivateKey="$DRDRILL_SECRET_SSH_KEY_FILE")
-  [[ -n "${DRDRILL_SECRET_USERNAME_FILE:-}" ]] && args+=(--from-file=username="$DRDRILL_SECRET_USERNAME_FILE")
-  [[ -n "${DRDRILL_SECRET_PASSWORD_FILE:-}" ]] && args+=(--from-file=password="$DRDRILL_SECRET_PASSWORD_FILE")
+  # username and password without the line breaks that end their files, in a private folder
+  creds=$(mktemp -d)
+  trap 'rm -rf "$creds" "${hosts:-}"' EXIT
+  if [[ -n "${DRDRILL_SECRET_USERNAME_FILE:-}" ]]; then
+    printf %s "$(cat "$DRDRILL_SECRET_USERNAME_FILE")" >"$creds/username"
+    args+=(--from-file=username="$creds/username")
+  fi
+  if [[ -n "${DRDRILL_SECRET_PASSWORD_FILE:-}" ]]; then
+    printf %s "$(cat "$DRDRILL_SECRET_PASSWORD_FILE")" >"$creds/password"
+    args+=(--from-file=password="$creds/password")
+  fi
   "${kubectl[@]}" -n "$namespace" create secret generic "$name-repo" "${args[@]}" \
     --dry-run=client -o yaml \
     | "${kubectl[@]}" label --local -f - argocd.argoproj.io/secret-type=repository -o yaml \

@@ -12,6 +12,8 @@
 #   DRDRILL_SECRET_SSH_KEY_FILE            optional: an ssh private key file for the repository
 #   DRDRILL_SECRET_KNOWN_HOSTS_FILE        optional: known_hosts for it
 #   DRDRILL_SECRET_USERNAME_FILE, DRDRILL_SECRET_PASSWORD_FILE   optional: https basic auth
+#                                          (the line breaks that end such a file are not part
+#                                          of the value, as `echo token > file` writes it)
 #   DRDRILL_SYNC_MANIFEST                  optional: the GitRepository and Kustomization to
 #                                          apply (drdrill writes it: a `flux bootstrap` layout's
 #                                          own sync objects, rewritten); else they are made here
@@ -75,8 +77,17 @@ if [[ -n "${DRDRILL_SECRET_SSH_KEY_FILE:-}" || -n "${DRDRILL_SECRET_USERNAME_FIL
   args=()
   [[ -n "${DRDRILL_SECRET_SSH_KEY_FILE:-}" ]] && args+=(--from-file=identity="$DRDRILL_SECRET_SSH_KEY_FILE")
   [[ -n "${DRDRILL_SECRET_KNOWN_HOSTS_FILE:-}" ]] && args+=(--from-file=known_hosts="$DRDRILL_SECRET_KNOWN_HOSTS_FILE")
-  [[ -n "${DRDRILL_SECRET_USERNAME_FILE:-}" ]] && args+=(--from-file=username="$DRDRILL_SECRET_USERNAME_FILE")
-  [[ -n "${DRDRILL_SECRET_PASSWORD_FILE:-}" ]] && args+=(--from-file=password="$DRDRILL_SECRET_PASSWORD_FILE")
+  # username and password without the line breaks that end their files, in a private folder
+  creds=$(mktemp -d)
+  trap 'rm -rf "$creds"' EXIT
+  if [[ -n "${DRDRILL_SECRET_USERNAME_FILE:-}" ]]; then
+    printf %s "$(cat "$DRDRILL_SECRET_USERNAME_FILE")" >"$creds/username"
+    args+=(--from-file=username="$creds/username")
+  fi
+  if [[ -n "${DRDRILL_SECRET_PASSWORD_FILE:-}" ]]; then
+    printf %s "$(cat "$DRDRILL_SECRET_PASSWORD_FILE")" >"$creds/password"
+    args+=(--from-file=password="$creds/password")
+  fi
   "${kubectl[@]}" -n "$namespace" create secret generic "$name-git-auth" "${args[@]}" \
     --dry-run=client -o yaml | "${kubectl[@]}" apply -f - >/dev/null
   secret_ref="  secretRef: {name: $name-git-auth}"
