@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install testbed testbed-kwok demo test test-unit test-integration lint bench clean
+.PHONY: help install testbed testbed-kwok test-packages demo test test-unit test-integration lint bench clean
 
 help:
 	@echo "make demo   - build the local test bed if needed and run scenarios/demo.yaml"
@@ -38,7 +38,11 @@ demo: install testbed-kwok
 	$(BIN)/python scenarios/demo/run_demo.py --report-dir reports
 
 # pytest exits 5 when it collects nothing: that is a failure of the suite, said plainly.
-test: install testbed
+# Debian packages the tests use (headless Chromium renders the history page).
+test-packages:
+	bash tools/debian-packages.sh chromium=chromium
+
+test: install testbed test-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; exit $$rc
 

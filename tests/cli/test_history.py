@@ -64,7 +64,8 @@ def chromium() -> str:
         found = shutil.which(name)
         if found:
             return found
-    pytest.skip("headless Chromium not installed (apt-get install chromium)")
+    pytest.fail("headless Chromium is not installed: `make test` installs it "
+                "(tools/debian-packages.sh), or apt-get install chromium")
 
 
 def run_chromium(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -27,11 +27,14 @@ from tests.integration.gitops.drills import (
     write_scenario,
 )
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not (built_testbed() / "bin" / "argocd").is_file(),
-                       reason="the test bed has no Argo CD build: run `make testbed`"),
-]
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _argocd_built() -> None:
+    """`make test` builds Argo CD into the test bed: its absence is a failure, not a skip."""
+    if not (built_testbed() / "bin" / "argocd").is_file():
+        pytest.fail("the test bed has no Argo CD build: run `make testbed`")
 
 ARGOCD = {"engine": "argocd", "version": "v3.1", "root": {}}
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost", "GIT_COMMITTER_NAME": "t",

@@ -140,7 +140,7 @@ def _running(tmp_path_factory: pytest.TempPathFactory, **options: Any) -> Iterat
         testbed_binary("etcd")
         testbed_binary("kube-apiserver")
     except PrerequisiteError as err:
-        pytest.skip(str(err))
+        pytest.fail(f"{err} (`make test` builds the test bed)")
     server = LocalApiServer(workdir=tmp_path_factory.mktemp("apiserver"), **options)
     try:
         server.start_etcd()
