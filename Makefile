@@ -38,9 +38,10 @@ demo: install testbed-kwok
 	$(BIN)/python scenarios/demo/run_demo.py --report-dir reports
 
 # pytest exits 5 when it collects nothing: that is a failure of the suite, said plainly.
-# Debian packages the tests use (headless Chromium renders the history page).
+# Debian packages the tests use: headless Chromium renders the history page, sshd serves a
+# repository over ssh.
 test-packages:
-	bash tools/debian-packages.sh chromium=chromium
+	bash tools/debian-packages.sh chromium=chromium sshd=openssh-server
 
 test: install testbed test-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
