@@ -13,8 +13,11 @@ Format `drdrill-manifest/v1`, one JSON document:
 
 `key` is relative to the set's prefix (the prefix is a folder: `models` and `models/` mean the
 same), `size` is in bytes. `createdAt` is what the RPO is measured against. The manifest is
-untrusted input: it is read with a size cap, duplicate JSON keys and duplicate entries are
-refused, and sizes beyond S3's 5 TiB object limit are refused.
+untrusted input: duplicate JSON keys and duplicate entries are refused, and sizes beyond S3's
+5 TiB object limit are refused. Entries are written sorted by key (code point order, which is
+S3's UTF-8 binary listing order): the set check then reads them one by one
+(`manifest_stream`, `mergejoin`) whatever their number; a manifest that is not sorted is
+parsed whole here, read with a size cap.
 """
 
 from __future__ import annotations

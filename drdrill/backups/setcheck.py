@@ -18,7 +18,15 @@ from typing import Any
 import structlog
 
 from drdrill.backups.keys import safe_key_problem
-from drdrill.backups.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestError, parse_manifest
+from drdrill.backups.manifest import (
+    MAX_MANIFEST_BYTES,
+    Manifest,
+    ManifestEntry,
+    ManifestError,
+    parse_manifest,
+)
+from drdrill.backups.manifest_stream import NotStreamable, OutOfTime, StreamedManifest
+from drdrill.backups.mergejoin import Listed, NotSorted, Problem, merge_join
 from drdrill.backups.progress_bar import restore_progress
 from drdrill.backups.restore import (
     RestoreTarget,
@@ -33,7 +41,7 @@ from drdrill.backups.s3client import (
     error_code,
     raise_if_fatal,
 )
-from drdrill.backups.sampling import choose_sample, new_seed, sample_size
+from drdrill.backups.sampling import SampleCandidates, choose_sample, new_seed, sample_size
 from drdrill.logs import redact_text
 from drdrill.results import BackupFailure, BackupResult
 from drdrill.scenario.models import BackupSet, VerifySample
@@ -42,6 +50,7 @@ from drdrill.timing import Deadline
 log = structlog.get_logger(__name__)
 
 MAX_REPORTED_FAILURES = 200
+CATALOG_ALL_KEYS = 100_000
 CLOCK_SKEW = timedelta(minutes=5)
 
 
@@ -100,27 +109,48 @@ class _OutOfTime(Exception):
     """The listing or the manifest did not finish within the phase's deadline."""
 
 
-def list_set(client: S3Client, *, bucket: str, prefix: str, deadline: Deadline | None = None,
-             exclude: str | None = None) -> Listing:
-    """Every object under `prefix` but `exclude` (a full key); folder markers are left out.
+@dataclass
+class ListingStats:
+    """What a streamed listing saw besides its keys: how many objects, the newest time."""
 
-    Page by page (1,000 keys each), never past `deadline`: a bucket of millions of keys ends
-    as a clear failure of the set when the budget runs out, not as a phase that overruns it.
+    count: int = 0
+    newest: datetime | None = None
+
+
+def iter_listing(client: S3Client, *, bucket: str, prefix: str, stats: ListingStats,
+                 deadline: Deadline | None = None, exclude: str | None = None
+                 ) -> Iterator[Listed]:
+    """Every object under `prefix` but `exclude` (a full key), folder markers left out, in the
+    server's order (UTF-8 binary order on S3), one page (1,000 keys) held at a time.
+
+    Never past `deadline`: a bucket of millions of keys ends as a clear failure of the set
+    when the budget runs out, not as a phase that overruns it.
     """
-    listed = Listing(prefix)
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             key, size = item["Key"], int(item["Size"])
             if (key.endswith("/") and size == 0) or key == exclude:
                 continue
-            listed.sizes[key[len(prefix):]] = size
+            stats.count += 1
             modified = item["LastModified"]
-            if listed.newest is None or modified > listed.newest:
-                listed.newest = modified
+            if stats.newest is None or modified > stats.newest:
+                stats.newest = modified
+            yield Listed(key[len(prefix):], size)
         if deadline is not None and deadline.expired():
             raise _OutOfTime(f"listing s3://{bucket}/{prefix} did not finish within the phase "
-                             f"budget ({len(listed)} objects listed so far)")
+                             f"budget ({stats.count} objects listed so far)")
+
+
+def list_set(client: S3Client, *, bucket: str, prefix: str, deadline: Deadline | None = None,
+             exclude: str | None = None) -> Listing:
+    """Every object under `prefix` but `exclude` held in memory (see `iter_listing`)."""
+    listed = Listing(prefix)
+    stats = ListingStats()
+    for item in iter_listing(client, bucket=bucket, prefix=prefix, stats=stats,
+                             deadline=deadline, exclude=exclude):
+        listed.sizes[item.relative_key] = item.size
+    listed.newest = stats.newest
     return listed
 
 
@@ -187,6 +217,180 @@ def _targets(
     return targets, problems
 
 
+class ProblemLog:
+    """Problems of a set: how many, and the first MAX_REPORTED_FAILURES in key order (a set
+    whose million objects are all missing does not hold a million messages)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._kept: list[tuple[str, str]] = []
+
+    def add(self, problem: tuple[str, str]) -> None:
+        self.count += 1
+        self._kept.append(problem)
+        if len(self._kept) > 8 * MAX_REPORTED_FAILURES:
+            self._kept = sorted(self._kept)[:MAX_REPORTED_FAILURES]
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def failures(self) -> list[BackupFailure]:
+        kept = [BackupFailure(key=redact_text(k), problem=redact_text(p))
+                for k, p in sorted(self._kept)[:MAX_REPORTED_FAILURES]]
+        if self.count > MAX_REPORTED_FAILURES:
+            more = self.count - MAX_REPORTED_FAILURES
+            kept.append(BackupFailure(key="", problem=f"and {more} more"))
+        return kept
+
+
+def _relative_references(prefix: str, referenced: Sequence[str]) -> list[str]:
+    """Git references under this set, relative to its prefix ("" for the whole set), as the
+    reference matcher (`references._holds`) reads them."""
+    return [ref[len(prefix):].strip("/") for ref in referenced
+            if ref.startswith(prefix) or ref + "/" == prefix]
+
+
+@dataclass
+class _Compared:
+    """The manifest compared with the listing: what to restore and what is wrong."""
+
+    referenced: list[str]
+    targets: list[RestoreTarget] = field(default_factory=list)
+    # Every target that passed the comparison; `targets` may hold only the sample's candidates.
+    target_count: int = 0
+    candidates: int = 0
+    problems: ProblemLog = field(default_factory=ProblemLog)
+    listed_count: int = 0
+    newest_listed: datetime | None = None
+    manifest_entries: int = 0
+    created_at: datetime | None = None
+    # What the reference matcher learns of the listing: every listed key up to
+    # CATALOG_ALL_KEYS, beyond that only those a Git reference given to the check points at
+    # (all of them if one points at the whole set). The phase passes every reference into
+    # the set's bucket, so the matcher needs no others.
+    catalog_keys: set[str] = field(default_factory=set)
+    catalog_complete: bool = True
+
+    def reset(self) -> None:
+        """Forget a comparison that is being done again (references stay)."""
+        fresh = _Compared(referenced=self.referenced)
+        self.__dict__.update(fresh.__dict__)
+
+    def _pointed_at(self, relative_key: str) -> bool:
+        return any(not ref or relative_key == ref or relative_key.startswith(ref + "/")
+                   for ref in self.referenced)
+
+    def note_listed(self, relative_key: str) -> None:
+        if self.catalog_complete:
+            self.catalog_keys.add(relative_key)
+            if len(self.catalog_keys) > CATALOG_ALL_KEYS:
+                self.catalog_complete = False
+                self.catalog_keys = {k for k in self.catalog_keys if self._pointed_at(k)}
+        elif self._pointed_at(relative_key):
+            self.catalog_keys.add(relative_key)
+
+
+def _referenced_target(target: RestoreTarget, referenced: Sequence[str]) -> bool:
+    """The target is, or lies under, a key Git points at (as `with_referenced` decides)."""
+    return any(target.key == ref or (ref and target.key.startswith(ref.rstrip("/") + "/"))
+               for ref in referenced)
+
+
+def _compare(client: S3Client, *, bucket: str, prefix: str, manifest_key: str | None,
+             deadline: Deadline, into: _Compared, referenced_keys: Sequence[str],
+             candidates: SampleCandidates | None) -> None:
+    """Stream the listing (and the manifest) side by side; if the manifest cannot be read
+    entry by entry in key order, compare the two whole instead (the manifest capped at
+    MAX_MANIFEST_BYTES), saying so in one line."""
+    if manifest_key:
+        try:
+            _compare_streamed(
+                client, bucket=bucket, prefix=prefix, manifest_key=manifest_key,
+                deadline=deadline, into=into, referenced_keys=referenced_keys,
+                candidates=candidates)
+            if candidates is not None and not candidates.enough(kept=into.candidates,
+                                                                total=into.target_count):
+                # Too few candidates to be sure of the exact sample: again, keeping them all.
+                into.reset()
+                _compare_streamed(
+                    client, bucket=bucket, prefix=prefix, manifest_key=manifest_key,
+                    deadline=deadline, into=into, referenced_keys=referenced_keys,
+                    candidates=None)
+        except (NotSorted, NotStreamable) as why:
+            log.warning("manifest compared in memory", manifest=manifest_key,
+                        reason=f"{why}; compared whole, up to {MAX_MANIFEST_BYTES} bytes")
+        else:
+            return
+        into.reset()
+    compared = into
+    listed = list_set(client, bucket=bucket, prefix=prefix, deadline=deadline,
+                      exclude=manifest_key)
+    for key in listed:
+        compared.note_listed(key)
+    compared.listed_count, compared.newest_listed = len(listed), listed.newest
+    manifest = None
+    if manifest_key:
+        manifest = read_manifest(client, bucket=bucket, key=manifest_key, deadline=deadline)
+        compared.manifest_entries, compared.created_at = len(manifest.entries), manifest.created_at
+    targets, problems = _targets(prefix=prefix, listed=listed, manifest=manifest)
+    compared.targets, compared.target_count = targets, len(targets)
+    for problem in problems:
+        compared.problems.add(problem)
+
+
+def _compare_streamed(client: S3Client, *, bucket: str, prefix: str, manifest_key: str,
+                      deadline: Deadline, into: _Compared, referenced_keys: Sequence[str],
+                      candidates: SampleCandidates | None) -> None:
+    """The merge-join; with `candidates`, only targets that may be in the sample (or that Git
+    points at) are kept, the others only counted."""
+    compared = into
+    prune_at = None if candidates is None or candidates.count is None else (
+        4 * candidates.count + 10_000)
+    stats = ListingStats()
+    try:
+        response: Any = client.get_object(Bucket=bucket, Key=manifest_key)
+    except S3_ERRORS as err:
+        if error_code(err) in ("NoSuchKey", "404"):
+            # The reference matcher still learns which keys the (unusable) set holds.
+            for item in iter_listing(client, bucket=bucket, prefix=prefix, stats=stats,
+                                     deadline=deadline, exclude=manifest_key):
+                compared.note_listed(item.relative_key)
+        raise
+    body = response["Body"]
+    try:
+        manifest = StreamedManifest(body, deadline=deadline, what=manifest_key)
+
+        def entries() -> Iterator[ManifestEntry]:
+            for entry in manifest.entries():
+                compared.manifest_entries += 1
+                yield entry
+
+        def listed() -> Iterator[Listed]:
+            for item in iter_listing(client, bucket=bucket, prefix=prefix, stats=stats,
+                                     deadline=deadline, exclude=manifest_key):
+                compared.note_listed(item.relative_key)
+                yield item
+
+        for step in merge_join(entries(), listed(), prefix=prefix):
+            if isinstance(step, Problem):
+                compared.problems.add((step.key, step.text))
+                continue
+            compared.target_count += 1
+            candidate = candidates is None or candidates.keep(step.relative_key)
+            compared.candidates += candidate
+            if candidate or _referenced_target(step, referenced_keys):
+                compared.targets.append(step)
+            if (prune_at is not None and candidates is not None
+                    and len(compared.targets) > prune_at):
+                still = candidates.still_kept() or set()
+                compared.targets = [t for t in compared.targets if t.relative_key in still
+                                    or _referenced_target(t, referenced_keys)]
+        compared.created_at = manifest.finish()
+    finally:
+        body.close()
+    compared.listed_count, compared.newest_listed = stats.count, stats.newest
+
+
 def with_referenced(all_targets: list[RestoreTarget], chosen: set[str],
                     referenced: Sequence[str]) -> set[str]:
     """The sample, plus every target that a Git reference points at (the object itself or
@@ -225,15 +429,15 @@ def check_backup_set(
         "name": backup_set.name, "bucket": bucket, "prefix": backup_set.prefix,
         "holds": backup_set.holds, "rpo_seconds": rpo_seconds, "sample_seed": seed,
     }
-    listed = Listing(prefix)
+    compared = _Compared(referenced=_relative_references(prefix, referenced))
     try:
         try:
-            listed = list_set(client, bucket=bucket, prefix=prefix, deadline=deadline,
-                              exclude=backup_set.manifest_key)
-            manifest = None
-            if backup_set.manifest_key:
-                manifest = read_manifest(client, bucket=bucket, key=backup_set.manifest_key,
-                                         deadline=deadline)
+            _compare(client, bucket=bucket, prefix=prefix,
+                                manifest_key=backup_set.manifest_key, deadline=deadline,
+                                into=compared, referenced_keys=referenced,
+                                candidates=None if sample is None or seed is None else
+                                SampleCandidates(seed=seed, count=sample.count,
+                                                 percent=sample.percent))
         except S3_ERRORS as err:
             raise_if_fatal(err, endpoint=endpoint, bucket=bucket)
             if error_code(err) == "NoSuchBucket":
@@ -243,24 +447,23 @@ def check_backup_set(
             raise _SetUnusable(f"cannot read the set: {describe_error(err)}") from err
         except ManifestError as err:
             raise _SetUnusable(f"manifest {backup_set.manifest_key} is unusable: {err}") from err
-        except _OutOfTime as err:
+        except (_OutOfTime, OutOfTime) as err:
             raise _SetUnusable(str(err)) from err
     except _SetUnusable as unusable:
         result = BackupResult(**base, failures=_failures([("", str(unusable))]))
-        return result, SetCatalog(backup_set.name, bucket, prefix, False, frozenset(listed.sizes),
-                                  frozenset())
+        return result, SetCatalog(backup_set.name, bucket, prefix, False,
+                                  frozenset(compared.catalog_keys), frozenset())
 
-    problems: list[tuple[str, str]] = []
-    newest = manifest.created_at if manifest else listed.newest
+    problems = compared.problems
+    newest = compared.created_at if backup_set.manifest_key else compared.newest_listed
     age = None if newest is None else (now - newest).total_seconds()
     if newest is not None and newest > now + CLOCK_SKEW:
-        problems.append(("", f"backup time {newest.isoformat()} lies in the future"))
-    targets, listing_problems = _targets(prefix=prefix, listed=listed, manifest=manifest)
-    problems.extend(listing_problems)
-    if not listed and not (manifest and manifest.entries):
-        problems.append(("", f"no objects under s3://{bucket}/{prefix}"))
+        problems.add(("", f"backup time {newest.isoformat()} lies in the future"))
+    targets = compared.targets
+    if not compared.listed_count and not compared.manifest_entries:
+        problems.add(("", f"no objects under s3://{bucket}/{prefix}"))
     if sample is not None and seed is not None:
-        size = sample_size(len(targets), count=sample.count, percent=sample.percent)
+        size = sample_size(compared.target_count, count=sample.count, percent=sample.percent)
         chosen = set(choose_sample((t.relative_key for t in targets), size=size, seed=seed))
         chosen = with_referenced(targets, chosen, referenced)
         targets = [t for t in targets if t.relative_key in chosen]
@@ -280,8 +483,10 @@ def check_backup_set(
         raise_if_fatal(err, endpoint=endpoint, bucket=bucket)
         raise
     restore_seconds = time.monotonic() - started
-    problems.extend((c.relative_key, c.problem) for c in checks if c.problem is not None)
-    verified = not problems
+    for c in checks:
+        if c.problem is not None:
+            problems.add((c.relative_key, c.problem))
+    verified = not problems.count
     bytes_checked = sum(c.bytes_read for c in checks)
     result = BackupResult(
         **base,
@@ -294,12 +499,12 @@ def check_backup_set(
         age_seconds=None if age is None else round(age, 3),
         rpo_met=age is not None and (rpo_seconds is None or age <= rpo_seconds),
         newest_backup_at=newest,
-        failures=_failures(problems),
+        failures=problems.failures(),
     )
     log.info("backup set checked", set=backup_set.name, objects=len(checks),
              bytes=bytes_checked, restore_seconds=result.restore_seconds,
              engine=result.engine, verified=verified, age_seconds=result.age_seconds,
-             failures=len(problems))
+             failures=problems.count)
     verified_keys = frozenset(c.relative_key for c in checks if c.verified)
-    return result, SetCatalog(backup_set.name, bucket, prefix, verified, frozenset(listed.sizes),
-                              verified_keys)
+    return result, SetCatalog(backup_set.name, bucket, prefix, verified,
+                              frozenset(compared.catalog_keys), verified_keys)
