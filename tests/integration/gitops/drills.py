@@ -93,3 +93,20 @@ def phase(report: dict[str, Any], name: str) -> dict[str, Any]:
 
 def base_env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"}
+
+
+def repository_drill(tmp_path: Path, *, engine: str, url: str, secret_files: dict[str, str],
+                     path: str = "apps/serving"
+                     ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], str]:
+    """A Flux or Argo CD drill of the repository at `url` with the given secret files; returns
+    the result, the report and every output (stdout, stderr, report files) as one text."""
+    gitops: dict[str, Any] = {"repository": {"url": url}, "path": f"./{path}",
+                              "secretFiles": secret_files}
+    if engine == "argocd":
+        gitops |= {"engine": "argocd", "version": "v3.1", "root": {}, "path": path}
+    scenario = write_scenario(tmp_path, name=f"repo-{engine}", gitops=gitops, sla={
+        "rto": "5m", "phases": {"bootstrap": "2m", "workloads": "90s"}})
+    result, report = run_drill(scenario, env=base_env(tmp_path))
+    outputs = [result.stdout, result.stderr] + [
+        p.read_text(errors="replace") for p in (tmp_path / "reports").rglob("*") if p.is_file()]
+    return result, report, "\n".join(outputs)

@@ -7,20 +7,21 @@ reason, inside the budget; the password is in no output."""
 from __future__ import annotations
 
 import base64
-import http.client
 import secrets
 import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from drdrill.gitops.gitserver import serve_repository
-from tests.integration.gitops.drills import base_env, phase, run_drill, write_scenario
+from tests.integration.gitops.drills import phase, repository_drill
 from tests.integration.gitops.fleet import commit, deployment, kustomize_file, namespace, write
+from tests.integration.http_forward import forward
 
 USER = "drill-bot"
 
@@ -44,22 +45,7 @@ class AuthProxy:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                connection = http.client.HTTPConnection(*target, timeout=60)
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in ("host", "authorization", "connection")}
-                connection.request(self.command, self.path, body=body or None, headers=headers)
-                answer = connection.getresponse()
-                data = answer.read()
-                self.send_response(answer.status)
-                for key, value in answer.getheaders():
-                    if key.lower() not in ("transfer-encoding", "connection",
-                                           "content-length"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                connection.close()
+                forward(self, target, drop=("authorization",))
 
             do_GET = _forward
             do_POST = _forward
@@ -94,19 +80,11 @@ def private_repo(tmp_path: Path) -> Iterator[tuple[AuthProxy, str]]:
 
 
 def _drill(tmp_path: Path, proxy: AuthProxy, password: str, *, engine: str
-           ) -> tuple[subprocess.CompletedProcess[str], dict[str, object], str]:
+           ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], str]:
     (tmp_path / "username").write_text(f"{USER}\n")
     (tmp_path / "password").write_text(f"{password}\n")
-    gitops = {"repository": {"url": proxy.url}, "path": "./apps/serving",
-              "secretFiles": {"username": "./username", "password": "./password"}}
-    if engine == "argocd":
-        gitops |= {"engine": "argocd", "version": "v3.1", "root": {}, "path": "apps/serving"}
-    scenario = write_scenario(tmp_path, name=f"auth-{engine}", gitops=gitops, sla={
-        "rto": "5m", "phases": {"bootstrap": "2m", "workloads": "90s"}})
-    result, report = run_drill(scenario, env=base_env(tmp_path))
-    outputs = [result.stdout, result.stderr] + [
-        p.read_text(errors="replace") for p in (tmp_path / "reports").rglob("*") if p.is_file()]
-    return result, report, "\n".join(outputs)
+    return repository_drill(tmp_path, engine=engine, url=proxy.url, secret_files={
+        "username": "./username", "password": "./password"})
 
 
 @pytest.mark.parametrize("engine", ["flux", "argocd"])

@@ -14,11 +14,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from drdrill.ports import free_port, port_open
-from tests.integration.gitops.drills import base_env, phase, run_drill, write_scenario
+from tests.integration.gitops.drills import phase, repository_drill
 from tests.integration.gitops.fleet import commit, deployment, kustomize_file, namespace, write
 
 
@@ -81,18 +82,9 @@ def ssh_repo(tmp_path: Path) -> Iterator[SshRepo]:
 
 
 def _drill(tmp_path: Path, repo: SshRepo, *, engine: str, known_hosts: Path
-           ) -> tuple[subprocess.CompletedProcess[str], dict[str, object], str]:
-    gitops = {"repository": {"url": repo.url}, "path": "./apps/serving",
-              "secretFiles": {"ssh-key": str(repo.client_key),
-                              "known-hosts": str(known_hosts)}}
-    if engine == "argocd":
-        gitops |= {"engine": "argocd", "version": "v3.1", "root": {}, "path": "apps/serving"}
-    scenario = write_scenario(tmp_path, name=f"ssh-{engine}", gitops=gitops, sla={
-        "rto": "5m", "phases": {"bootstrap": "2m", "workloads": "90s"}})
-    result, report = run_drill(scenario, env=base_env(tmp_path))
-    outputs = [result.stdout, result.stderr] + [
-        p.read_text(errors="replace") for p in (tmp_path / "reports").rglob("*") if p.is_file()]
-    return result, report, "\n".join(outputs)
+           ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], str]:
+    return repository_drill(tmp_path, engine=engine, url=repo.url, secret_files={
+        "ssh-key": str(repo.client_key), "known-hosts": str(known_hosts)})
 
 
 def _key_body(file: Path) -> str:

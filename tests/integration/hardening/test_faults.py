@@ -8,7 +8,6 @@ test_faults.py for S3 resets, latency and cuts; test_s3_bounds.py for a full dis
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import signal
 import subprocess
@@ -37,6 +36,7 @@ from tests.integration.hardening.campaign import (
     write_platform,
 )
 from tests.integration.hardening.test_signal_campaign import drill  # noqa: F401 - fixture
+from tests.integration.http_forward import forward
 from tests.integration.s3_server import S3Server, credential_env
 
 APISERVER_MOMENTS = [
@@ -186,19 +186,7 @@ class _FaultyS3(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _forward(self) -> None:
-        connection = http.client.HTTPConnection(*self.upstream, timeout=30)
-        headers = {k: v for k, v in self.headers.items()}
-        connection.request(self.command, self.path, headers=headers)
-        answer = connection.getresponse()
-        body = answer.read()
-        self.send_response(answer.status)
-        for name, value in answer.getheaders():
-            if name.lower() not in ("transfer-encoding", "connection", "content-length"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-        connection.close()
+        forward(self, self.upstream, timeout=30)
 
     def log_message(self, format: str, *args: object) -> None:
         return None
