@@ -17,6 +17,7 @@ BENCHMARKS = {
     "drill": ["drill_bench.py", "--workloads", "100", "--runs", "3"],
     "backups": ["backups_bench.py", "--runs", "3", "--many-runs", "1"],
     "engines": ["backups_engines_bench.py", "--runs", "3"],
+    "listing": ["backups_listing_bench.py", "--count", "1000000"],
     "tree": ["tree_bench.py", "--groups", "5", "--apps", "10", "--workloads", "20"],
 }
 
