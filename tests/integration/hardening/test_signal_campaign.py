@@ -33,17 +33,25 @@ from tests.integration.hardening.campaign import (
 from tests.integration.s3_server import S3Server, Toxiproxy, credential_env
 
 MOMENTS = [
+    Moment("keys: before the cluster", r'"phase": "keys"', 0.0),
     Moment("cluster: create starting", r'"drill started"', 0.2),
     Moment("cluster: components starting", r'"drill started"', 2.0),
+    Moment("cluster: apiserver up", r'"drill started"', 3.5),
     Moment("cluster: nodes", r'"drill started"', 5.0),
     Moment("bootstrap: script starting", r'"bootstrap script starting"', 0.0),
     Moment("bootstrap: script output", r'"event": "bootstrap"', 0.2),
+    Moment("bootstrap: CRDs applied", r'serverside-applied', 0.0),
+    Moment("bootstrap: script done", r'flux bootstrap: done', 0.0),
     Moment("bootstrap: Flux starting", r'"flux controller started"', 0.0),
+    Moment("bootstrap: helm-controller starting", r'"controller": "helm-controller"', 0.0),
     Moment("gitops wait", r'"controller": "kustomize-controller"', 0.5),
     Moment("workloads wait: start", r'"phase": "bootstrap", "status": "passed"', 0.1),
     Moment("workloads wait: pods starting", r'"phase": "bootstrap", "status": "passed"', 1.2),
+    Moment("workloads wait: late", r'"phase": "bootstrap", "status": "passed"', 2.5),
     Moment("restore: start", r'"phase": "workloads", "status"', 0.1),
     Moment("restore: mid-transfer", r'"phase": "workloads", "status"', 1.5),
+    Moment("restore: late transfer", r'"phase": "workloads", "status"', 3.0),
+    Moment("restore: set checked", r'"event": "backup set checked"', 0.0),
     Moment("teardown", r'"phase": "backups", "status"', 0.0),
 ]
 KINDS = [(signal.SIGINT, False), (signal.SIGTERM, True), (signal.SIGTERM, False),
