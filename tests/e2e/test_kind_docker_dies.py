@@ -1,12 +1,12 @@
 """End to end: the Docker daemon dies while `drdrill run` creates its kind cluster.
 
 The drill runs on a dockerd of this test's own (its own data root, exec root and socket in a
-temporary folder; no iptables rules and no default bridge, as a second daemon on one host must
-be run), loaded with the test bed's node image. The test kills that daemon by its pid once the
-drill's node container runs, and expects exit code 3, a report.json naming the dead daemon and
-the cleanup that was attempted, and nothing else on the machine touched. Then it starts the
-daemon again on the same data root, removes every container, network and volume the drill left,
-and stops it.
+temporary folder, its own network namespace; no iptables rules and no default bridge, as a
+second daemon on one host must be run), loaded with the test bed's node image. The test kills
+that daemon by its pid once the drill's node container runs, and expects exit code 3, a
+report.json naming the dead daemon and the cleanup that was attempted, and nothing else on the
+machine touched. Then it starts the daemon again on the same data root, removes every
+container, network and volume the drill left, and stops it.
 """
 
 from __future__ import annotations
@@ -79,8 +79,13 @@ class OwnDockerd:
         with "timeout waiting for containerd to start"): such a start is tried again."""
         for attempt in range(1, attempts + 1):
             with (self.root / "dockerd.log").open("ab") as log:
+                # In a network namespace of its own: a dockerd without a default bridge
+                # deletes the host's `docker0` at start (the test bed's daemon's bridge, which
+                # `docker build` and `docker run` need later in the suite). `exec` keeps the pid.
                 self.process = subprocess.Popen(
-                    ["dockerd", "--config-file", str(self.root / "daemon.json")], stdout=log,
+                    ["unshare", "--net", "sh", "-c",
+                     'ip link set lo up && exec dockerd --config-file "$0"',
+                     str(self.root / "daemon.json")], stdout=log,
                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
             ends = time.monotonic() + 120
             while not self.answers():
