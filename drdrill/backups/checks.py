@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 from botocore.exceptions import FlexibleChecksumError
 
+from drdrill.backups.keys import UnsafeKeyError, create_restore_file, key_components
 from drdrill.backups.s3client import S3_ERRORS, describe_error, error_code, is_fatal
 from drdrill.backups.streaming import BROKEN_STREAM, StreamedObject
 from drdrill.errors import PrerequisiteError
+from drdrill.timing import Deadline
 
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
@@ -38,6 +40,26 @@ class ObjectCheck:
     @property
     def verified(self) -> bool:
         return self.problem is None
+
+
+def open_restore_file(target: RestoreTarget, *, root_fd: int,
+                      deadline: Deadline) -> int | ObjectCheck:
+    """The new local file for `target` (created under `root_fd`, never following a link or
+    reusing a file), or the check that says why it is not restored: the budget ran out, an
+    unsafe key, or a clash with another key."""
+    if deadline.expired():
+        return ObjectCheck(target.relative_key, problem="not checked: the time budget ran out")
+    try:
+        parts = key_components(target.relative_key)
+    except UnsafeKeyError as err:
+        return ObjectCheck(target.relative_key, problem=f"refused, unsafe key: {err}")
+    try:
+        return create_restore_file(root_fd, parts)
+    except OSError as err:
+        return ObjectCheck(
+            target.relative_key,
+            problem=f"cannot create the local file ({err.strerror}); it clashes with another key",
+        )
 
 
 def judge(target: RestoreTarget, got: StreamedObject) -> str | None:

@@ -42,8 +42,13 @@ from botocore.exceptions import (
 )
 from botocore.httpsession import get_cert_path
 
-from drdrill.backups.checks import ObjectCheck, RestoreTarget, judge, problem_of
-from drdrill.backups.keys import UnsafeKeyError, create_restore_file, key_components
+from drdrill.backups.checks import (
+    ObjectCheck,
+    RestoreTarget,
+    judge,
+    open_restore_file,
+    problem_of,
+)
 from drdrill.backups.s3client import S3Endpoint, default_credentials
 from drdrill.backups.streaming import (
     BROKEN_STREAM,
@@ -223,21 +228,9 @@ class ObstoreGetter:
 
     async def _restore_one(self, store: Any, *, target: RestoreTarget, root_fd: int,
                            deadline: Deadline) -> ObjectCheck:
-        if deadline.expired():
-            return ObjectCheck(target.relative_key,
-                               problem="not checked: the time budget ran out")
-        try:
-            parts = key_components(target.relative_key)
-        except UnsafeKeyError as err:
-            return ObjectCheck(target.relative_key, problem=f"refused, unsafe key: {err}")
-        try:
-            fd = create_restore_file(root_fd, parts)
-        except OSError as err:
-            return ObjectCheck(
-                target.relative_key,
-                problem=f"cannot create the local file ({err.strerror}); it clashes with "
-                "another key",
-            )
+        fd = open_restore_file(target, root_fd=root_fd, deadline=deadline)
+        if isinstance(fd, ObjectCheck):
+            return fd
         try:
             got = await self._get_with_retries(store, key=target.key, fd=fd, deadline=deadline)
         except Exception as err:  # judged (or re-raised) by problem_of

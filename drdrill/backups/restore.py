@@ -17,8 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from drdrill.backups.checks import ObjectCheck, RestoreTarget, judge, problem_of
-from drdrill.backups.keys import UnsafeKeyError, create_restore_file, key_components
+from drdrill.backups.checks import ObjectCheck, RestoreTarget, judge, open_restore_file, problem_of
 from drdrill.backups.obstore_get import ObstoreGetter
 from drdrill.backups.ranged import RANGED_MIN_BYTES, stream_ranged
 from drdrill.backups.s3client import S3Client, S3Endpoint
@@ -89,19 +88,9 @@ def restore_one(
 
     With `signed`, GETs go through it instead of botocore (same checks, less CPU).
     """
-    if deadline.expired():
-        return ObjectCheck(target.relative_key, problem="not checked: the time budget ran out")
-    try:
-        parts = key_components(target.relative_key)
-    except UnsafeKeyError as err:
-        return ObjectCheck(target.relative_key, problem=f"refused, unsafe key: {err}")
-    try:
-        fd = create_restore_file(root_fd, parts)
-    except OSError as err:
-        return ObjectCheck(
-            target.relative_key,
-            problem=f"cannot create the local file ({err.strerror}); it clashes with another key",
-        )
+    fd = open_restore_file(target, root_fd=root_fd, deadline=deadline)
+    if isinstance(fd, ObjectCheck):
+        return fd
     try:
         if part_concurrency > 1 and target.expected_size >= RANGED_MIN_BYTES:
             got = stream_ranged(client, bucket=bucket, key=target.key, fd=fd,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import threading
 import time
@@ -30,6 +29,7 @@ from tests.integration.backups.helpers import (
     run_cli,
     write_scenario,
 )
+from tests.integration.http_forward import forward
 from tests.integration.s3_server import S3Server, Toxiproxy
 
 pytestmark = pytest.mark.integration
@@ -216,18 +216,7 @@ class _Faulty(BaseHTTPRequestHandler):
             return self._error(500, "InternalError")
         if first:
             return self._error(503, "SlowDown")
-        connection = http.client.HTTPConnection(*self.upstream, timeout=30)
-        connection.request("GET", self.path, headers=dict(self.headers.items()))
-        answer = connection.getresponse()
-        body = answer.read()
-        self.send_response(answer.status)
-        for name, value in answer.getheaders():
-            if name.lower() not in ("transfer-encoding", "connection", "content-length"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-        connection.close()
+        forward(self, self.upstream, timeout=30)
         return None
 
     def _error(self, status: int, code: str) -> None:
