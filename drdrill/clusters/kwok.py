@@ -27,7 +27,8 @@ from drdrill.clusters.nodes import create_nodes, wait_nodes_ready
 from drdrill.clusters.simulator import KwokSimulator
 from drdrill.clusters.state import forget_state, save_state
 from drdrill.errors import BadInputError, DrdrillError, InfrastructureError
-from drdrill.kubeapi import new_api_client
+from drdrill.kubeapi import call_with_retries, is_transient_api_error, new_api_client
+from drdrill.logs import describe_exception
 from drdrill.ports import LOOPBACK, ensure_free, free_port
 from drdrill.proc import Command, log_tail, run_streaming, start_process, stop_process_group
 from drdrill.scenario.models import KwokSettings, NodePool
@@ -132,20 +133,29 @@ def kwokctl_configuration(*, ports: KwokPorts, binaries: dict[str, str]) -> dict
 STAGE_API = ("kwok.x-k8s.io", "v1alpha1", "stages")
 
 
-def apply_stages(api_client: Any, *, stages: list[dict[str, Any]]) -> None:
+def apply_stages(api_client: Any, *, stages: list[dict[str, Any]], deadline: Deadline) -> None:
+    """Create kwok's Stages; a restarting apiserver is asked again until `deadline`."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
     custom = client.CustomObjectsApi(api_client)
     for stage in stages:
+        name = stage["metadata"]["name"]
+        def create(body: dict[str, Any] = stage) -> Any:
+            return custom.create_cluster_custom_object(*STAGE_API, body, _request_timeout=15)
+
         try:
-            custom.create_cluster_custom_object(*STAGE_API, stage, _request_timeout=15)
+            call_with_retries(create, deadline=deadline)
         except ApiException as err:
             if err.status != 409:
                 raise InfrastructureError(
-                    f"cannot create kwok stage {stage['metadata']['name']}: {err.status} "
-                    f"{err.reason}"
-                ) from err
+                    f"cannot create kwok stage {name}: {err.status} {err.reason}") from err
+        except Exception as err:
+            if not is_transient_api_error(err):
+                raise
+            raise InfrastructureError(
+                f"cannot create kwok stage {name}: the apiserver did not answer in time "
+                f"({describe_exception(err)})") from err
 
 
 @dataclass(frozen=True)
@@ -218,8 +228,8 @@ class KwokCluster:
             self._create(kwokctl, config_file, name, workdir, deadline)
             api = new_api_client(kubeconfig=info.kubeconfig)
             try:
-                apply_stages(api, stages=load_stages(self.settings))
-                create_nodes(api, pools=self.pools)
+                apply_stages(api, stages=load_stages(self.settings), deadline=deadline)
+                create_nodes(api, pools=self.pools, deadline=deadline)
                 wait_nodes_ready(api, expected=sum(p.count for p in self.pools),
                                  deadline=deadline)
             finally:

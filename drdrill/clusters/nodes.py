@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from drdrill.errors import InfrastructureError
+from drdrill.kubeapi import call_with_retries, is_transient_api_error
+from drdrill.logs import describe_exception
 from drdrill.scenario.models import NodePool
 from drdrill.timing import Deadline
 
@@ -43,33 +46,43 @@ def node_manifest(pool: NodePool, index: int) -> dict[str, Any]:
     }
 
 
-def create_nodes(api_client: Any, *, pools: Sequence[NodePool]) -> None:
+def create_nodes(api_client: Any, *, pools: Sequence[NodePool], deadline: Deadline) -> None:
     """One POST per node, a few at a time: kwok marks each Ready at once, so for large pools
-    the round trips are the whole cost (100 nodes: 2.6 s one by one on 2 cores)."""
+    the round trips are the whole cost (100 nodes: 2.6 s one by one on 2 cores). A POST that
+    meets a restarting apiserver is sent again until `deadline` (409 then means it landed)."""
     manifests = [node_manifest(pool, index) for pool in pools for index in range(pool.count)]
     if not manifests:
         return
     workers = ThreadPoolExecutor(max_workers=min(CREATE_WORKERS, len(manifests)),
                                  thread_name_prefix="create-node")
     try:
-        for _ in workers.map(lambda manifest: _create_node(api_client, manifest), manifests):
+        for _ in workers.map(lambda manifest: _create_node(api_client, manifest, deadline),
+                             manifests):
             pass
     finally:
         # On an error or an interrupt, nodes not yet sent are not sent.
         workers.shutdown(wait=True, cancel_futures=True)
 
 
-def _create_node(api_client: Any, manifest: dict[str, Any]) -> None:
+def _create_node(api_client: Any, manifest: dict[str, Any], deadline: Deadline) -> None:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
+    core = client.CoreV1Api(api_client)
+    name = manifest["metadata"]["name"]
     try:
-        client.CoreV1Api(api_client).create_node(manifest, _request_timeout=30)
+        call_with_retries(lambda: core.create_node(manifest, _request_timeout=30),
+                          deadline=deadline)
     except ApiException as err:
         if err.status != 409:
             raise InfrastructureError(
-                f"cannot create node {manifest['metadata']['name']}: {err.status} {err.reason}"
-            ) from err
+                f"cannot create node {name}: {err.status} {err.reason}") from err
+    except Exception as err:
+        if not is_transient_api_error(err):
+            raise
+        raise InfrastructureError(
+            f"cannot create node {name}: the apiserver did not answer in time "
+            f"({describe_exception(err)})") from err
 
 
 def _ready(node: Any) -> bool:
@@ -77,22 +90,46 @@ def _ready(node: Any) -> bool:
 
 
 def wait_nodes_ready(api_client: Any, *, expected: int, deadline: Deadline) -> None:
-    """Watch nodes until `expected` of them are Ready; one deadline."""
+    """Watch nodes until `expected` of them are Ready; one deadline. A dropped connection or
+    an expired watch (an apiserver restarting) lists again instead of ending the wait."""
+    from kubernetes.client.exceptions import ApiException
+
+    ready: set[str] = set()
+    trouble = ""
+    while True:
+        try:
+            ready = _watch_until_ready(api_client, expected=expected, deadline=deadline)
+        except Exception as err:
+            gone = isinstance(err, ApiException) and err.status == 410
+            if not (gone or is_transient_api_error(err)):
+                raise
+            trouble = describe_exception(err)
+        if len(ready) >= expected:
+            return
+        if deadline.expired():
+            why = f"; last error: {trouble}" if trouble else ""
+            raise InfrastructureError(
+                f"only {len(ready)}/{expected} nodes became Ready in time{why}")
+        time.sleep(min(0.5, max(0.0, deadline.remaining())))
+
+
+def _watch_until_ready(api_client: Any, *, expected: int, deadline: Deadline) -> set[str]:
+    """One LIST, then one watch from its version until enough nodes are Ready or time is up."""
     from kubernetes import client, watch
+    from kubernetes.client.exceptions import ApiException
 
     core = client.CoreV1Api(api_client)
     listed = core.list_node(_request_timeout=30)
     ready = {n.metadata.name for n in listed.items if _ready(n)}
     version = listed.metadata.resource_version
-    while len(ready) < expected:
-        if deadline.expired():
-            raise InfrastructureError(
-                f"only {len(ready)}/{expected} simulated nodes became Ready in time"
-            )
+    while len(ready) < expected and not deadline.expired():
         stream = watch.Watch()
         for event in stream.stream(core.list_node, resource_version=version,
                                    timeout_seconds=max(1, int(deadline.remaining())),
                                    _request_timeout=max(2, int(deadline.remaining()) + 5)):
+            if event["type"] == "ERROR":
+                # an expired resourceVersion: the caller lists again
+                raise ApiException(status=410, reason="watch expired")
             node = event["object"]
             version = node.metadata.resource_version
             if event["type"] == "DELETED" or not _ready(node):
@@ -102,3 +139,4 @@ def wait_nodes_ready(api_client: Any, *, expected: int, deadline: Deadline) -> N
             if len(ready) >= expected:
                 stream.stop()
                 break
+    return ready

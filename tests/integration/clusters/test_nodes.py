@@ -20,8 +20,9 @@ def test_many_nodes_are_created_once_and_become_ready(kube_api: Any) -> None:
                     taints=(Taint(key="nvidia.com/gpu", value="present", effect="NoSchedule"),))
     selector = f"drdrill.dev/pool={pool.name}"
     try:
-        create_nodes(kube_api, pools=(pool,))
-        create_nodes(kube_api, pools=(pool,))  # a second time: existing nodes are fine
+        create_nodes(kube_api, pools=(pool,), deadline=Deadline.after(60))
+        # a second time: existing nodes are fine
+        create_nodes(kube_api, pools=(pool,), deadline=Deadline.after(60))
         wait_nodes_ready(kube_api, expected=before + pool.count, deadline=Deadline.after(60))
         nodes = core.list_node(label_selector=selector).items
         assert sorted(n.metadata.name for n in nodes) == sorted(
