@@ -7,10 +7,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install testbed testbed-kwok test-packages demo test test-unit test-integration lint bench clean
+.PHONY: help install testbed testbed-kwok test-packages demo demo-kind test test-unit test-integration lint bench clean
 
 help:
 	@echo "make demo   - build the local test bed if needed and run scenarios/demo.yaml"
+	@echo "make demo-kind - the same drill on a real kind cluster (scenarios/demo-kind.yaml; Docker)"
 	@echo "make test   - build what is needed and run the whole test suite"
 	@echo "make lint   - ruff, mypy --strict, the import-layer contracts, actionlint"
 	@echo "make bench  - benchmarks (numbers to bench/results/)"
@@ -36,6 +37,10 @@ testbed-kwok:
 # The demo drills on kwok: it needs no container engine.
 demo: install testbed-kwok
 	$(BIN)/python scenarios/demo/run_demo.py --report-dir reports
+
+# The demo on a real kind cluster (Docker, the kind test bed): pods really run.
+demo-kind: install testbed
+	$(BIN)/python scenarios/demo/run_demo.py --kind --report-dir reports
 
 # pytest exits 5 when it collects nothing: that is a failure of the suite, said plainly.
 # Debian packages the tests use: headless Chromium renders the history page, sshd serves a

@@ -21,12 +21,12 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drdrill.errors import InfrastructureError, PrerequisiteError
+from drdrill.errors import DrillInterrupted, InfrastructureError, PrerequisiteError
 from drdrill.timing import Deadline
 
 # Once a second signal arrives (or one during teardown), children get this long to exit.
@@ -48,6 +48,43 @@ def stop_normally() -> None:
 
 def stops_hurried() -> bool:
     return _hurry.is_set()
+
+
+@dataclass
+class _Held:
+    depth: int = 0
+    signal: str | None = None
+
+
+_held = _Held()
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Within the block an interrupt that would raise (`DrillInterrupted`) waits for the block
+    to end: for creating something and recording what to clean up as one step (a temporary
+    folder and its name, a child process and its handle). Main thread only; elsewhere it does
+    nothing, as signal handlers run in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _held.depth += 1
+    try:
+        yield
+    finally:
+        _held.depth -= 1
+        if _held.depth == 0 and _held.signal is not None:
+            name, _held.signal = _held.signal, None
+            raise DrillInterrupted(name)
+
+
+def hold_interrupt(name: str) -> bool:
+    """For the signal handler: True when an `interrupts_held` block runs, which then raises
+    `DrillInterrupted(name)` as it ends."""
+    if _held.depth == 0:
+        return False
+    _held.signal = _held.signal or name
+    return True
 
 
 def _grace(grace: float) -> float:

@@ -30,7 +30,15 @@ from drdrill.errors import BadInputError, DrdrillError, InfrastructureError
 from drdrill.kubeapi import call_with_retries, is_transient_api_error, new_api_client
 from drdrill.logs import describe_exception
 from drdrill.ports import LOOPBACK, ensure_free, free_port
-from drdrill.proc import Command, log_tail, run_streaming, start_process, stop_process_group
+from drdrill.proc import (
+    Command,
+    ManagedProcess,
+    interrupts_held,
+    log_tail,
+    run_streaming,
+    start_process,
+    stop_process_group,
+)
 from drdrill.scenario.models import KwokSettings, NodePool
 from drdrill.testbed import pinned_versions, testbed_binary
 from drdrill.timing import Deadline, format_duration, parse_duration
@@ -209,22 +217,26 @@ class KwokCluster:
         binaries = {name: str(testbed_binary(name)) for name in (*COMPONENTS, "kubectl")}
         kwokctl = testbed_binary("kwokctl")
         ports = KwokPorts.pick(self.apiserver_port)
-        workdir = Path(tempfile.mkdtemp(prefix=f"drdrill-kwok-{self.drill}-"))
         name = cluster_name(self.drill)
-        config_file = workdir / "kwokctl.yaml"
-        config_file.write_text(yaml.safe_dump(
-            kwokctl_configuration(ports=ports, binaries=binaries), sort_keys=False
-        ))
-        info = ClusterInfo(
-            name=self.drill, provider="kwok",
-            kubeconfig=workdir / "clusters" / name / "kubeconfig.yaml",
-            workdir=workdir, server=f"https://{LOOPBACK}:{ports.apiserver}",
-            components={k: v for k, v in pinned_versions().items() if k.endswith("_VERSION")},
-        )
-        # Saved before any component starts: should drdrill die before its cleanup ends
-        # (SIGKILL, a crash), `drdrill cluster down` still finds and stops what it began.
-        save_state(info)
+        info: ClusterInfo | None = None
         try:
+            # The folder and the record of it in one step: an interrupt waits for both.
+            with interrupts_held():
+                workdir = Path(tempfile.mkdtemp(prefix=f"drdrill-kwok-{self.drill}-"))
+                info = ClusterInfo(
+                    name=self.drill, provider="kwok",
+                    kubeconfig=workdir / "clusters" / name / "kubeconfig.yaml",
+                    workdir=workdir, server=f"https://{LOOPBACK}:{ports.apiserver}",
+                    components={k: v for k, v in pinned_versions().items()
+                                if k.endswith("_VERSION")},
+                )
+            config_file = workdir / "kwokctl.yaml"
+            config_file.write_text(yaml.safe_dump(
+                kwokctl_configuration(ports=ports, binaries=binaries), sort_keys=False
+            ))
+            # Saved before any component starts: should drdrill die before its cleanup ends
+            # (SIGKILL, a crash), `drdrill cluster down` still finds and stops what it began.
+            save_state(info)
             self._create(kwokctl, config_file, name, workdir, deadline)
             api = new_api_client(kubeconfig=info.kubeconfig)
             try:
@@ -235,7 +247,8 @@ class KwokCluster:
             finally:
                 api.close()
         except BaseException:
-            self.delete(info)
+            if info is not None:
+                self.delete(info)
             raise
         return info
 
@@ -244,17 +257,21 @@ class KwokCluster:
         """Run `kwokctl create cluster`, ending early when a component it started has died:
         kwokctl itself would wait for a crashed kube-apiserver until its --wait runs out."""
         wait = max(5, int(deadline.remaining()) - 5)
-        process = start_process(Command(
+        command = Command(
             (str(kwokctl), "--config", str(config), "create", "cluster", "--name", name,
              "--runtime", "binary", "--wait", f"{wait}s",
              # Empty: otherwise kwokctl adds (and on delete removes) a context in the user's
              # ~/.kube/config or $KUBECONFIG, and may change its current context.
              "--kubeconfig", ""),
             env=self._workdir_env(workdir), log_file=workdir / "kwokctl.log",
-        ))
+        )
         started = time.monotonic()
         dead: list[str] = []
+        process: ManagedProcess | None = None
         try:
+            # The child and its handle in one step: an interrupt waits until it can be stopped.
+            with interrupts_held():
+                process = start_process(command)
             while process.alive() and not deadline.expired():
                 dead = [component for component, pid in component_pids_by_name(workdir, name)
                         if not _runs_from(pid, workdir)]
@@ -262,7 +279,7 @@ class KwokCluster:
                     break
                 time.sleep(0.1)
         finally:
-            if process.alive():
+            if process is not None and process.alive():
                 process.stop(grace=2.0)
         exit_code = process.popen.returncode
         log.debug("kwokctl create", exit_code=exit_code, output=process.log_tail(40))

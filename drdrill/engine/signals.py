@@ -21,7 +21,7 @@ from typing import Literal
 import structlog
 
 from drdrill.errors import DrillInterrupted
-from drdrill.proc import hurry_stops, stop_normally
+from drdrill.proc import hold_interrupt, hurry_stops, stop_normally
 
 log = structlog.get_logger(__name__)
 _HANDLED = (signal.SIGINT, signal.SIGTERM)
@@ -48,6 +48,8 @@ def _handle(signum: int, _frame: FrameType | None) -> None:
     _received.names.append(name)
     mode = _received.modes[-1] if _received.modes else "defer"
     if mode == "raise" and len(_received.names) == 1:
+        if hold_interrupt(name):
+            return  # raised as the block that holds interrupts ends
         raise DrillInterrupted(name)
     hurry_stops()
     log.warning("signal received while cleaning up: stopping what is left without waiting",

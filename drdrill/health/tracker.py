@@ -97,6 +97,13 @@ class HealthTracker:
     def current_since(self, ref: ObjectRef) -> float | None:
         return self._states[ref].current_since
 
+    def settles_at(self, stable_for: float) -> float | None:
+        """When every healthy target will have stayed healthy for `stable_for` seconds (a
+        container that crashes a moment after it turned Ready makes its workload go back and
+        start over); None while no target is healthy."""
+        return max((since + stable_for for ref in self.targets
+                    if (since := self._states[ref].current_since) is not None), default=None)
+
     def pods_of(self, ref: ObjectRef) -> list[str]:
         """The pods last seen running for `ref` (as its owner)."""
         return sorted(name for (_, name), owners in self._pod_owners.items() if ref in owners)

@@ -44,6 +44,7 @@ def wait_until_healthy(
     rules: RuleBook = NO_CUSTOM_RULES,
     pod_policy: PodPolicy | None = None,
     on_excluded: OnExcluded | None = None,
+    stable_for: float = 0.0,
 ) -> list[WorkloadOutcome]:
     """Watch `targets` until all are decided or `deadline`; one outcome per (selected) target.
 
@@ -53,7 +54,8 @@ def wait_until_healthy(
     `on_change` is called from this thread whenever a target's health changes. `rules` are
     the scenario's own health rules; `pod_policy` says when a pod's trouble is terminal (it
     overrides `crash_loop_restarts`). `on_excluded` is told of a target that label selectors
-    leave out once its labels are known.
+    leave out once its labels are known. The wait ends only once every healthy target has
+    stayed healthy for `stable_for` seconds; one that has not by the deadline is not healthy.
     """
     started = time.monotonic()
     tracker = HealthTracker(
@@ -76,11 +78,15 @@ def wait_until_healthy(
     for watcher in watchers:
         watcher.start()
     try:
-        while not tracker.all_decided:
+        while True:
+            now = time.monotonic()
+            settles_at = tracker.settles_at(stable_for)
+            if tracker.all_decided and (settles_at is None or settles_at <= now):
+                break
             timeout = deadline.remaining()
-            recheck = tracker.next_recheck()
-            if recheck is not None:
-                timeout = min(timeout, max(0.0, recheck - time.monotonic()))
+            for wake in (tracker.next_recheck(), settles_at if tracker.all_decided else None):
+                if wake is not None:
+                    timeout = min(timeout, max(0.0, wake - now))
             try:
                 tracker.apply(events.get(timeout=timeout))
             except queue.Empty:
@@ -90,13 +96,15 @@ def wait_until_healthy(
             if deadline.expired():
                 break
     finally:
+        ended = time.monotonic()
         for watcher in watchers:
             watcher.stop()
         for watcher in watchers:
             watcher.join(timeout=_STOP_JOIN_SECONDS)
-    waited = time.monotonic() - started
+    waited = ended - started
     warnings = _pod_warnings(api_client, tracker)
-    return [_outcome(tracker, ref, clock_origin, waited, warnings) for ref in tracker.targets]
+    return [_outcome(tracker, ref, clock_origin, waited, warnings, ended=ended,
+                     stable_for=stable_for) for ref in tracker.targets]
 
 
 def _pod_warnings(api_client: Any, tracker: HealthTracker) -> dict[tuple[str, str], str]:
@@ -129,11 +137,17 @@ def watch_groups(targets: Sequence[ObjectRef]) -> list[WatchGroup]:
 
 def _outcome(
     tracker: HealthTracker, ref: ObjectRef, clock_origin: float, waited: float,
-    warnings: dict[tuple[str, str], str],
+    warnings: dict[tuple[str, str], str], *, ended: float, stable_for: float,
 ) -> WorkloadOutcome:
     health = tracker.health(ref)
     since = tracker.current_since(ref)
     notes = tuple(tracker.notes(ref, now=time.monotonic()))
+    if health.state is HealthState.CURRENT and since is not None and ended - since < stable_for:
+        return WorkloadOutcome(
+            ref, False, None,
+            f"not healthy after {format_duration(waited)}: {health.reason}, but only for the "
+            f"last {format_duration(ended - since)} of the {format_duration(stable_for)} it "
+            "must stay so (spec.workloads.stableFor)", health.rule, notes)
     if health.state is HealthState.CURRENT:
         ready_after = None if since is None else round(since - clock_origin, 6)
         return WorkloadOutcome(ref, True, ready_after, health.reason, health.rule, notes)

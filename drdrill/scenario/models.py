@@ -482,6 +482,12 @@ class WorkloadsSpec(Model):
     crash_loop_restarts: StrictInt = Field(
         default=3, ge=1, description="Restarts after which CrashLoopBackOff is terminal."
     )
+    stable_for: Duration = Field(
+        default="5s",
+        description="How long a workload must stay healthy, without going back, before it "
+        "counts as recovered: a container that crashes a moment after it turned Ready is not "
+        "a recovery. The wait ends only when every healthy workload has stayed so this long.",
+    )
     image_pull_attempts: StrictInt = Field(
         default=3, ge=1,
         description="Failed pulls of one image (ErrImagePull seen) after which "

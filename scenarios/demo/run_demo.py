@@ -1,5 +1,10 @@
 """`make demo`: start the test bed's S3 server, seed demo backups, run the demo drill, stop.
 
+`make demo-kind` (`--kind`) runs demo-kind.yaml instead, on a real kind cluster from the kind
+test bed: it uses a running Docker or starts the test bed's own (and stops it again), makes
+sure the test bed's images are in it, and adds the test bed's Flux install manifest to the
+scenario.
+
 The S3 server (versitygw) listens on a free 127.0.0.1 port with throw-away credentials that
 reach drdrill only through boto3's default chain (environment variables), never as flags.
 The seeded data is what the demo platform in Git points at: a few model artifacts and a
@@ -19,6 +24,7 @@ import time
 from pathlib import Path
 
 import boto3
+import yaml
 
 from drdrill.ports import LOOPBACK, free_port, port_open
 from drdrill.proc import Command, start_process
@@ -26,6 +32,8 @@ from drdrill.testbed import testbed_binary
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE.parent / "demo.yaml"
+KIND_SCENARIO = HERE.parent / "demo-kind.yaml"
+KIND_TESTBED = HERE.parent.parent / "testbed" / "kind"
 MiB = 1024 * 1024
 
 # bucket -> {key: size}; sizes are small enough for a laptop, big enough to be real work.
@@ -67,8 +75,50 @@ def seed(endpoint: str, env: dict[str, str]) -> None:
           f"in {', '.join(DEMO_DATA)}", file=sys.stderr)
 
 
+def kind_scenario(workdir: Path) -> tuple[Path, dict[str, str], bool]:
+    """demo-kind.yaml with the test bed's Flux install manifest, the environment that reaches
+    its Docker, and whether this run started that Docker (and so stops it)."""
+    from drdrill.clusters.kind import testbed_kind_files
+
+    files = testbed_kind_files()
+    if not files:
+        raise SystemExit("demo: the kind test bed is not built: run `make testbed`")
+    running = subprocess.run(["bash", str(KIND_TESTBED / "dockerd.sh"), "status"],
+                             capture_output=True, check=False).returncode == 0
+    started = subprocess.run(["bash", str(KIND_TESTBED / "dockerd.sh"), "start"],
+                             capture_output=True, text=True, check=False)
+    if started.returncode != 0:
+        raise SystemExit(f"demo: no Docker: {started.stderr.strip()}")
+    docker_host = started.stdout.strip().partition("=")[2]
+    env = {"DOCKER_HOST": docker_host} if docker_host else {}
+    # images a wiped Docker lost come back from the test bed's archives
+    loaded = subprocess.run(["bash", str(KIND_TESTBED / "build.sh")], env={**os.environ, **env},
+                            check=False, stdout=subprocess.DEVNULL)
+    if loaded.returncode != 0:
+        if not running:
+            stop_own_docker()
+        raise SystemExit("demo: the kind test bed's images could not be loaded into Docker")
+    document = yaml.safe_load(KIND_SCENARIO.read_text(encoding="utf-8"))
+    gitops = document["spec"]["gitops"]
+    gitops["installManifests"] = files["FLUX_INSTALL"]
+    gitops["repository"]["path"] = str((KIND_SCENARIO.parent / gitops["repository"]["path"])
+                                       .resolve())
+    scenario = workdir / KIND_SCENARIO.name
+    scenario.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return scenario, env, not running
+
+
+def stop_own_docker() -> None:
+    subprocess.run(["bash", str(KIND_TESTBED / "dockerd.sh"), "stop"], capture_output=True,
+                   check=False, timeout=120)
+
+
 def main() -> int:
+    arguments = sys.argv[1:]
+    on_kind = "--kind" in arguments
+    arguments = [a for a in arguments if a != "--kind"]
     workdir = Path(tempfile.mkdtemp(prefix="drdrill-demo-s3-"))
+    scenario, own_docker = SCENARIO, False
     port = free_port()
     endpoint = f"http://{LOOPBACK}:{port}"
     env = {
@@ -78,6 +128,13 @@ def main() -> int:
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_REGION": "us-east-1",
     }
+    if on_kind:
+        try:
+            scenario, docker_env, own_docker = kind_scenario(workdir)
+        except BaseException:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        env.update(docker_env)
     (workdir / "data").mkdir()
     server = start_process(Command(
         (str(testbed_binary("versitygw")), "--port", f"{LOOPBACK}:{port}", "--quiet",
@@ -97,13 +154,15 @@ def main() -> int:
         print(f"demo: S3 server (versitygw) on {endpoint}", file=sys.stderr)
         seed(endpoint, env)
         drill = subprocess.run(
-            [sys.executable, "-m", "drdrill", "run", str(SCENARIO), *sys.argv[1:]], env=env,
+            [sys.executable, "-m", "drdrill", "run", str(scenario), *arguments], env=env,
             check=False,
         )
         return drill.returncode
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+        if own_docker:
+            stop_own_docker()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,12 +32,6 @@ pytestmark = pytest.mark.timeout(1500)
 PLATFORMS = Path(__file__).parent / "platforms"
 WORKLOAD_IMAGES = ("drdrill.local/model-server:1.0", "drdrill.local/never-ready:1.0",
                    "drdrill.local/crasher:1.0", "drdrill.local/batch-job:1.0")
-# the demo's (fictional) images -> the test bed's workload images
-DEMO_IMAGES = {"llm-server": "drdrill.local/model-server:1.0",
-               "feature-store": "drdrill.local/model-server:1.0",
-               "jupyter-scipy": "drdrill.local/model-server:1.0",
-               "batch-inference": "drdrill.local/batch-job:1.0",
-               "trainer": "drdrill.local/batch-job:1.0"}
 
 
 def flux_images(testbed: KindTestbed) -> list[str]:
@@ -47,36 +40,21 @@ def flux_images(testbed: KindTestbed) -> list[str]:
                    if line.strip().startswith("image:")})
 
 
-def localize_demo(source: Path, target: Path) -> None:
-    """The demo platform with the test bed's images, cpu/memory requests dropped (kind nodes
-    are this 2-core machine; GPU requests stay) and a real readiness probe on the model
-    server."""
-    shutil.copytree(source, target)
-    for path in target.rglob("*.yaml"):
-        docs = list(yaml.safe_load_all(path.read_text()))
-        for doc in docs:
-            if not isinstance(doc, dict):
-                continue
-            spec = doc.get("spec") or {}
-            template = (spec.get("jobTemplate", {}).get("spec", spec).get("template")
-                        if isinstance(spec, dict) else None)
-            for container in ((template or {}).get("spec") or {}).get("containers", []):
-                name = container["image"].rsplit("/", 1)[1].split(":")[0]
-                container["image"] = DEMO_IMAGES[name]
-                container["imagePullPolicy"] = "Never"
-                requests = (container.get("resources") or {}).get("requests") or {}
-                for key in ("cpu", "memory"):
-                    requests.pop(key, None)
-                if name == "llm-server":
-                    container["env"] = [*container.get("env", []),
-                                        {"name": "READY_AFTER", "value": "5s"}]
-                    container["readinessProbe"] = {
-                        "httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 2}
-        path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+def demo_kind_scenario(tmp_path: Path, testbed: KindTestbed, drill: str) -> Path:
+    """scenarios/demo-kind.yaml as `make demo-kind` runs it (the test bed's Flux manifest,
+    the platform's absolute path), under this test's drill name and without its backups."""
+    document = yaml.safe_load((REPO / "scenarios" / "demo-kind.yaml").read_text())
+    document["metadata"]["name"] = drill
+    spec = document["spec"]
+    assert spec["cluster"]["kind"]["image"] == testbed.node_image
+    spec["gitops"]["installManifests"] = str(testbed.flux_install)
+    spec["gitops"]["repository"]["path"] = str(REPO / "scenarios" / "demo" / "platform")
+    del spec["backups"], spec["sla"]["phases"]["backups"], spec["sla"]["rpo"]
+    file = tmp_path / f"{drill}.yaml"
+    file.write_text(yaml.safe_dump(document, sort_keys=False))
+    return file
 
 
-GPU_POOL = {"name": "gpu", "count": 1, "gpus": 4, "labels": {"accelerator": "nvidia-h100"},
-            "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]}
 CPU_POOL = {"name": "cpu", "count": 1}
 
 
@@ -187,14 +165,8 @@ def running(pod: dict[str, Any]) -> bool:
 def test_demo_platform_drill_passes_on_kind_with_real_pods(
     tmp_path: Path, kind_testbed: KindTestbed
 ) -> None:
-    platform = tmp_path / "platform"
-    localize_demo(REPO / "scenarios" / "demo" / "platform", platform)
     drill = f"e2e-demo-{uuid.uuid4().hex[:6]}"
-    file = scenario(tmp_path, kind_testbed, drill=drill, platform=platform,
-                    path="./clusters/demo",
-                    workloads={"exclude": [{"kind": "InferenceService"}, {"kind": "Notebook"}]},
-                    budgets={"cluster": "4m", "bootstrap": "4m", "workloads": "4m"},
-                    pools=(GPU_POOL, CPU_POOL))
+    file = demo_kind_scenario(tmp_path, kind_testbed, drill)
     # the cluster is kept after the drill so that the pods are looked at when the drill is
     # over (watching them while it runs races the teardown that follows the verdict)
     watch = DrillWatch(kind_testbed, tmp_path, drill, file, "--keep-cluster")
@@ -231,7 +203,7 @@ def test_failures_only_a_real_cluster_shows_are_named_and_the_drill_fails(
     drill = f"e2e-fail-{uuid.uuid4().hex[:6]}"
     file = scenario(tmp_path, kind_testbed, drill=drill, platform=PLATFORMS / "failing",
                     path="./", budgets={"cluster": "4m", "bootstrap": "4m", "workloads": "90s"},
-                    workloads={"imagePullAttempts": 1, "crashLoopRestarts": 1,
+                    workloads={"imagePullAttempts": 1, "crashLoopRestarts": 1, "stableFor": "10s",
                                "configErrorGrace": "5s"})
     watch = DrillWatch(kind_testbed, tmp_path, drill, file)
     code, _, err = watch.wait()

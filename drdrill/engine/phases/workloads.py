@@ -200,6 +200,7 @@ class WorkloadsPhase:
                     config_error_grace_seconds=parse_duration(spec.config_error_grace),
                     pools=ctx.scenario.spec.cluster.node_pools,
                 ),
+                stable_for=parse_duration(spec.stable_for),
             )
             finished = [_with_chain(outcome.to_result(), tree, outcome.ref)
                         for outcome in outcomes]

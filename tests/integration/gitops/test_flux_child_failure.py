@@ -54,7 +54,7 @@ def test_failed_child_kustomization_fails_the_drill_with_fluxs_message(tmp_path:
     assert "Kustomization flux-system/ml-apps" in workloads["message"]
     assert "BuildFailed" in workloads["message"]
     assert "does-not-exist.yaml" in workloads["message"]
-    assert workloads["durationSeconds"] < 15, workloads
+    assert workloads["durationSeconds"] < 20, workloads  # 5 s of it: stableFor, for the sibling
     child = next(w for w in report["workloads"] if w["name"] == "ml-apps")
     assert not child["healthy"] and child["rule"] == "flux"
     # The healthy sibling is still reported healthy: one failure does not hide the rest.

@@ -47,6 +47,20 @@ def deployment_ready(api: Any, namespace: str, name: str, replicas: int = 1) -> 
     }})
 
 
+def deployment_unavailable(api: Any, namespace: str, name: str, replicas: int = 1) -> None:
+    """Its pods stopped being Ready (a container crashed after it turned Ready)."""
+    client.AppsV1Api(api).patch_namespaced_deployment_status(name, namespace, {"status": {
+        "observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas,
+        "readyReplicas": 0, "availableReplicas": 0, "unavailableReplicas": replicas,
+        "conditions": [
+            {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
+             "lastUpdateTime": NOW, "lastTransitionTime": NOW},
+            {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+             "lastUpdateTime": NOW, "lastTransitionTime": NOW},
+        ],
+    }})
+
+
 def create_job(api: Any, namespace: str, name: str) -> None:
     template = _template(name)
     template["spec"]["restartPolicy"] = "Never"

@@ -73,6 +73,55 @@ def test_targets_become_healthy_as_their_status_is_patched(api: Any) -> None:
     assert 0.4 < web < 3
 
 
+def test_a_workload_that_falls_back_counts_only_once_it_stayed_healthy(api: Any) -> None:
+    """Healthy, then not (a crash right after Ready), then healthy again: the wait ends only
+    when it has stayed healthy for `stable_for`, and its readiness counts from the last time."""
+    ns = kube.random_namespace(api)
+    for name in ("steady", "flaky"):
+        kube.create_deployment(api, ns, name)
+
+    def play_controllers() -> None:
+        time.sleep(0.3)
+        kube.deployment_ready(api, ns, "steady")
+        kube.deployment_ready(api, ns, "flaky")
+        time.sleep(1.0)
+        kube.deployment_unavailable(api, ns, "flaky")
+        time.sleep(1.0)
+        kube.deployment_ready(api, ns, "flaky")
+
+    origin = time.monotonic()
+    _later(0, play_controllers)
+    outcomes = wait_until_healthy(
+        api_client=api, targets=[_deployment(ns, "steady"), _deployment(ns, "flaky")],
+        deadline=Deadline.after(30), clock_origin=origin, stable_for=3.0)
+    by_name = {o.name: o for o in outcomes}
+    assert all(o.healthy for o in outcomes), outcomes
+    flaky = by_name["flaky"].ready_after_seconds
+    assert flaky is not None and flaky > 2.0, flaky
+    assert time.monotonic() - origin >= flaky + 3.0
+
+
+def test_a_workload_not_healthy_for_long_enough_by_the_deadline_is_not_healthy(
+        api: Any) -> None:
+    ns = kube.random_namespace(api)
+    kube.create_deployment(api, ns, "flaky")
+
+    def play_controllers() -> None:
+        time.sleep(0.3)
+        kube.deployment_ready(api, ns, "flaky")
+        time.sleep(1.0)
+        kube.deployment_unavailable(api, ns, "flaky")
+        time.sleep(1.0)
+        kube.deployment_ready(api, ns, "flaky")
+
+    _later(0, play_controllers)
+    [outcome] = wait_until_healthy(
+        api_client=api, targets=[_deployment(ns, "flaky")], deadline=Deadline.after(4),
+        clock_origin=time.monotonic(), stable_for=10.0)
+    assert not outcome.healthy
+    assert "spec.workloads.stableFor" in outcome.reason and "only for the last" in outcome.reason
+
+
 def test_failed_job_ends_the_wait_early_with_its_reason(api: Any) -> None:
     ns = kube.random_namespace(api)
     kube.create_deployment(api, ns, "web")

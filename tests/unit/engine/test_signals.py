@@ -153,3 +153,29 @@ def test_an_interrupted_command_outside_run_exits_3(tmp_path: Path, signum: int)
     assert child.returncode == 3, err
     assert err.strip().splitlines() == [
         f"drdrill error: interrupted by {signal.Signals(signum).name}"]
+
+
+def test_an_interrupt_while_held_is_raised_when_the_held_block_ends() -> None:
+    from drdrill.proc import interrupts_held
+
+    done = []
+    with pytest.raises(DrillInterrupted) as raised, interrupts_raise():
+        with interrupts_held():
+            signal.raise_signal(signal.SIGINT)
+            done.append("created")  # not broken off between creating and recording
+            with interrupts_held():  # nested: raised only as the outermost block ends
+                done.append("inner")
+            done.append("recorded")
+        done.append("after the block")  # never reached
+    assert done == ["created", "inner", "recorded"]
+    assert raised.value.signal_name == "SIGINT"
+
+
+def test_a_held_block_without_a_signal_changes_nothing() -> None:
+    from drdrill.proc import interrupts_held
+
+    with interrupts_raise():
+        with interrupts_held():
+            pass
+        with pytest.raises(DrillInterrupted):
+            signal.raise_signal(signal.SIGTERM)  # outside a held block: raised at once
