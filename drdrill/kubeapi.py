@@ -14,7 +14,8 @@ import urllib3
 import yaml
 from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_random_exponential
 
-from drdrill.errors import BadInputError
+from drdrill.errors import BadInputError, InfrastructureError
+from drdrill.logs import describe_exception
 from drdrill.timing import Deadline
 
 T = TypeVar("T")
@@ -45,6 +46,25 @@ def call_with_retries(call: Callable[[], T], *, deadline: Deadline) -> T:
         with attempt:
             return call()
     raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
+def create_if_absent(create: Callable[[], object], *, what: str, deadline: Deadline) -> None:
+    """`create()`, sent again on transient API errors (an apiserver restarting) until
+    `deadline`; "already exists" (409) is fine, as it is for a POST that landed before its
+    answer was lost. Any other refusal, or no answer in time, is an InfrastructureError."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        call_with_retries(create, deadline=deadline)
+    except ApiException as err:
+        if err.status != 409:
+            raise InfrastructureError(
+                f"cannot create {what}: {err.status} {err.reason}") from err
+    except Exception as err:
+        if not is_transient_api_error(err):
+            raise
+        raise InfrastructureError(f"cannot create {what}: the apiserver did not answer in "
+                                  f"time ({describe_exception(err)})") from err
 
 
 def kubeconfig_contexts(path: Path) -> list[str]:

@@ -27,8 +27,7 @@ from drdrill.clusters.nodes import create_nodes, wait_nodes_ready
 from drdrill.clusters.simulator import KwokSimulator
 from drdrill.clusters.state import forget_state, save_state
 from drdrill.errors import BadInputError, DrdrillError, InfrastructureError
-from drdrill.kubeapi import call_with_retries, is_transient_api_error, new_api_client
-from drdrill.logs import describe_exception
+from drdrill.kubeapi import create_if_absent, new_api_client
 from drdrill.ports import LOOPBACK, ensure_free, free_port
 from drdrill.proc import (
     Command,
@@ -144,26 +143,14 @@ STAGE_API = ("kwok.x-k8s.io", "v1alpha1", "stages")
 def apply_stages(api_client: Any, *, stages: list[dict[str, Any]], deadline: Deadline) -> None:
     """Create kwok's Stages; a restarting apiserver is asked again until `deadline`."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
 
     custom = client.CustomObjectsApi(api_client)
     for stage in stages:
-        name = stage["metadata"]["name"]
         def create(body: dict[str, Any] = stage) -> Any:
             return custom.create_cluster_custom_object(*STAGE_API, body, _request_timeout=15)
 
-        try:
-            call_with_retries(create, deadline=deadline)
-        except ApiException as err:
-            if err.status != 409:
-                raise InfrastructureError(
-                    f"cannot create kwok stage {name}: {err.status} {err.reason}") from err
-        except Exception as err:
-            if not is_transient_api_error(err):
-                raise
-            raise InfrastructureError(
-                f"cannot create kwok stage {name}: the apiserver did not answer in time "
-                f"({describe_exception(err)})") from err
+        create_if_absent(create, what=f"kwok stage {stage['metadata']['name']}",
+                         deadline=deadline)
 
 
 @dataclass(frozen=True)

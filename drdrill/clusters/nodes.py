@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from drdrill.errors import InfrastructureError
-from drdrill.kubeapi import call_with_retries, is_transient_api_error
+from drdrill.kubeapi import create_if_absent, is_transient_api_error
 from drdrill.logs import describe_exception
 from drdrill.scenario.models import NodePool
 from drdrill.timing import Deadline
@@ -66,23 +66,10 @@ def create_nodes(api_client: Any, *, pools: Sequence[NodePool], deadline: Deadli
 
 def _create_node(api_client: Any, manifest: dict[str, Any], deadline: Deadline) -> None:
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
 
     core = client.CoreV1Api(api_client)
-    name = manifest["metadata"]["name"]
-    try:
-        call_with_retries(lambda: core.create_node(manifest, _request_timeout=30),
-                          deadline=deadline)
-    except ApiException as err:
-        if err.status != 409:
-            raise InfrastructureError(
-                f"cannot create node {name}: {err.status} {err.reason}") from err
-    except Exception as err:
-        if not is_transient_api_error(err):
-            raise
-        raise InfrastructureError(
-            f"cannot create node {name}: the apiserver did not answer in time "
-            f"({describe_exception(err)})") from err
+    create_if_absent(lambda: core.create_node(manifest, _request_timeout=30),
+                     what=f"node {manifest['metadata']['name']}", deadline=deadline)
 
 
 def _ready(node: Any) -> bool:
