@@ -11,6 +11,7 @@ container, network and volume the drill left, and stops it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -152,6 +153,34 @@ class OwnDockerd:
         return found
 
 
+def kill_processes_naming(root: Path) -> list[int]:
+    """Processes whose command line names `root` (a killed daemon's containerd shims outlive
+    it, each still running a node container), with every process below them; by pid."""
+    parents: dict[int, int] = {}
+    named: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat[stat.rfind(")") + 2:].split()[1])
+        if str(root).encode() in cmdline:
+            named.append(int(entry.name))
+    doomed = set(named)
+    grew = True
+    while grew:
+        below = {pid for pid, parent in parents.items() if parent in doomed} - doomed
+        grew = bool(below)
+        doomed |= below
+    for pid in doomed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return sorted(doomed)
+
+
 def unmount_under(root: Path) -> None:
     """Mounts a killed daemon may have left in its data root, deepest first."""
     mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
@@ -177,6 +206,7 @@ def own_dockerd(kind_testbed: KindTestbed) -> Iterator[OwnDockerd]:
         daemon.remove_everything()
         left = daemon.leftovers()
         daemon.stop()
+        kill_processes_naming(root)
         unmount_under(root)
         shutil.rmtree(root, ignore_errors=True)
         assert left == [], f"the test's dockerd kept {left}"
