@@ -80,11 +80,12 @@ def wait_until_healthy(
     try:
         while True:
             now = time.monotonic()
-            settles_at = tracker.settles_at(stable_for)
+            # only once every target is decided: no scan of all targets on every event before
+            settles_at = tracker.settles_at(stable_for) if tracker.all_decided else None
             if tracker.all_decided and (settles_at is None or settles_at <= now):
                 break
             timeout = deadline.remaining()
-            for wake in (tracker.next_recheck(), settles_at if tracker.all_decided else None):
+            for wake in (tracker.next_recheck(), settles_at):
                 if wake is not None:
                     timeout = min(timeout, max(0.0, wake - now))
             try:
