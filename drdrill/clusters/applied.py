@@ -37,8 +37,10 @@ SOURCE_KINDS = (
     ("source.toolkit.fluxcd.io", "v1beta2", "ocirepositories"),
     ("source.toolkit.fluxcd.io", "v1", "buckets"),
 )
-# Creation times have a resolution of one second, and clocks differ a little.
-CLOCK_SLACK = timedelta(seconds=2)
+# Creation times and the server's `Date` have a resolution of one second: the baseline's time is
+# the first second of the server's clock that began after the namespaces and CRDs were listed,
+# so an object created before the baseline can never carry a creation time as late as it.
+SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class ClusterBaseline:
         stamp = _metadata(obj).get("creationTimestamp")
         if isinstance(stamp, str):
             stamp = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        return isinstance(stamp, datetime) and stamp >= self.taken_at - CLOCK_SLACK
+        return isinstance(stamp, datetime) and stamp >= self.taken_at
 
 
 def _metadata(obj: Any) -> dict[str, Any]:
@@ -67,27 +69,40 @@ def _metadata(obj: Any) -> dict[str, Any]:
 
 
 def take_baseline(api_client: Any) -> ClusterBaseline:
-    """The namespaces and CRDs present now, and now by the API server's clock (the `Date` of
-    its answer): later creation times are compared with it, and the local clock may differ."""
-    from email.utils import parsedate_to_datetime
-
+    """The namespaces and CRDs present now, and the time by the API server's clock (the `Date` of
+    its answers; the local clock may differ) once its next second has begun. Objects created
+    during that wait (under a second) are judged as the drill's: nothing of the drill exists
+    yet, so only an object someone else creates in that second could be misjudged."""
     from kubernetes import client
-
-    from drdrill.timing import utc_now
 
     core = client.CoreV1Api(api_client)
     namespaces, _, headers = core.list_namespace_with_http_info(_request_timeout=15)
     crds = client.ApiextensionsV1Api(api_client).list_custom_resource_definition(
         _request_timeout=15).items
-    try:
-        taken_at = parsedate_to_datetime(str(headers.get("Date")))
-    except (TypeError, ValueError):
-        taken_at = utc_now()
+    taken_at = _server_time(headers) + SECOND
+    give_up = time.monotonic() + 5  # a second, unless the server's clock stands still
+    while time.monotonic() < give_up:
+        _, _, headers = core.list_namespace_with_http_info(limit=1, _request_timeout=15)
+        if _server_time(headers) >= taken_at:
+            break
+        time.sleep(0.05)
     return ClusterBaseline(
         taken_at=taken_at,
         namespaces=frozenset(ns.metadata.name for ns in namespaces.items),
         crds=frozenset(crd.metadata.name for crd in crds),
     )
+
+
+def _server_time(headers: Any) -> datetime:
+    """The `Date` of an API answer; the local clock when it has none."""
+    from email.utils import parsedate_to_datetime
+
+    from drdrill.timing import utc_now
+
+    try:
+        return parsedate_to_datetime(str(headers.get("Date")))
+    except (TypeError, ValueError):
+        return utc_now().replace(microsecond=0)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from drdrill.clusters.simulator import KwokSimulator
 from drdrill.clusters.state import forget_state, save_state
 from drdrill.errors import BadInputError, DrdrillError, InfrastructureError
 from drdrill.kubeapi import create_if_absent, new_api_client
-from drdrill.ports import LOOPBACK, ensure_free, free_port
+from drdrill.ports import LOOPBACK, PORT_ATTEMPTS, ensure_free, free_port, says_port_taken
 from drdrill.proc import (
     Command,
     ManagedProcess,
@@ -201,6 +201,19 @@ class KwokCluster:
         return {"KWOK_WORKDIR": str(workdir)}
 
     def create(self, *, deadline: Deadline) -> ClusterInfo:
+        """Start the control plane and the nodes; a start in which a component lost its port
+        to another process is undone and tried again on fresh ports."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                return self._create_once(deadline=deadline)
+            except _PortTaken as err:
+                if attempt == PORT_ATTEMPTS:
+                    raise InfrastructureError(str(err)) from err
+                log.warning("a port was taken before its component bound it; starting the "
+                            "local cluster again", attempt=attempt, error=str(err))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _create_once(self, *, deadline: Deadline) -> ClusterInfo:
         binaries = {name: str(testbed_binary(name)) for name in (*COMPONENTS, "kubectl")}
         kwokctl = testbed_binary("kwokctl")
         ports = KwokPorts.pick(self.apiserver_port)
@@ -283,9 +296,12 @@ class KwokCluster:
             output = [line for line in process.log_tail(3).splitlines() if line.strip()]
             why = f"kwokctl exited {exit_code}: " + " | ".join(output)
         tail = log_tail(logs / f"{culprit}.log", 4).replace("\n", " | ")
-        raise InfrastructureError(
-            f"local cluster did not start ({why}); {culprit} log: {tail[-600:] or 'empty'}"
-        )
+        message = f"local cluster did not start ({why}); {culprit} log: {tail[-600:] or 'empty'}"
+        lost_port = [log_file.stem for log_file in sorted(logs.glob("*.log"))
+                     if says_port_taken(log_tail(log_file, 40))]
+        if lost_port:
+            raise _PortTaken(f"{message} ({', '.join(lost_port)}: address already in use)")
+        raise InfrastructureError(message)
 
     def delete(self, info: ClusterInfo) -> None:
         for pgid in info.process_groups:
@@ -315,6 +331,10 @@ class KwokCluster:
         _wait_threads_gone(pids, deadline=Deadline.after(10))
         shutil.rmtree(workdir, ignore_errors=True)
         forget_state(info.name)  # `create` saved it before the first component started
+
+
+class _PortTaken(InfrastructureError):
+    """A component could not bind the port picked for it: something took it meanwhile."""
 
 
 def component_pids(workdir: Path, name: str) -> list[int]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,8 @@ import structlog
 from drdrill.errors import InfrastructureError
 from drdrill.gitops.local_controllers import LocalControllers
 from drdrill.kubeapi import new_api_client
-from drdrill.ports import LOOPBACK, free_port, port_open, wait_http_ok
-from drdrill.proc import Command, start_process
+from drdrill.ports import LOOPBACK, free_port
+from drdrill.proc import Command, interrupts_held
 from drdrill.testbed import testbed_binary, testbed_dir
 from drdrill.timing import Deadline
 
@@ -36,6 +35,8 @@ TLS_CERTS_CONFIGMAP = "argocd-tls-certs-cm"
 
 class LocalArgoCD(LocalControllers):
     """Argo CD's application-controller, repo-server and Redis as local processes."""
+
+    started_event = "argo cd component started"
 
     def resident_memory(self) -> dict[str, int]:
         """Resident set size in bytes of each live component (and its children), by name."""
@@ -93,32 +94,15 @@ def _write_mounted_config(api_client: Any, *, namespace: str, workdir: Path) -> 
     return {"ARGOCD_SSH_DATA_PATH": str(ssh), "ARGOCD_TLS_DATA_PATH": str(tls)}
 
 
-def _start(argocd: LocalArgoCD, command: Command, *, ready: str, deadline: Deadline) -> None:
-    process = start_process(command)
-    argocd.processes.append(process)
-    log.info("argo cd component started", component=command.describe(), pid=process.pid)
-    if ready.startswith("http"):
-        ok = wait_http_ok(ready, deadline=deadline)
-    else:
-        port = int(ready)
-        while not (ok := port_open(port)) and not deadline.expired() and process.alive():
-            time.sleep(0.05)
-    if not ok:
-        tail = process.log_tail(5).replace("\n", " | ")
-        raise InfrastructureError(
-            f"{command.describe()} did not become ready (exit code {process.popen.poll()}): "
-            f"{tail[-400:]}"
-        )
-
-
 def start_local_argocd(*, kubeconfig: Path, namespace: str, deadline: Deadline,
                        app_resync_seconds: int = 180) -> LocalArgoCD:
     """Start Redis, the repo-server, the application-controller and the ApplicationSet
     controller and wait until each reports ready; stop all on any failure. The CRDs and
     ConfigMaps (the bootstrap script's) must be there already."""
-    workdir = Path(tempfile.mkdtemp(prefix="drdrill-argocd-"))
-    argocd = LocalArgoCD(workdir=workdir)
+    argocd = LocalArgoCD()
     try:
+        with interrupts_held():  # the folder and its owner recorded as one step
+            argocd.workdir = workdir = Path(tempfile.mkdtemp(prefix="drdrill-argocd-"))
         api = new_api_client(kubeconfig=kubeconfig)
         try:
             mounted = _write_mounted_config(api, namespace=namespace, workdir=workdir)
@@ -126,8 +110,6 @@ def start_local_argocd(*, kubeconfig: Path, namespace: str, deadline: Deadline,
             api.close()
         for folder in ("home", "tmp", "redis"):
             (workdir / folder).mkdir()
-        redis, repo, repo_metrics, metrics = free_port(), free_port(), free_port(), free_port()
-        appset_metrics, appset_probe, appset_webhook = free_port(), free_port(), free_port()
         tools = testbed_dir() / "bin"
         env = {
             "KUBECONFIG": str(kubeconfig),
@@ -142,42 +124,61 @@ def start_local_argocd(*, kubeconfig: Path, namespace: str, deadline: Deadline,
             "ARGOCD_ASK_PASS_SOCK": str(workdir / "askpass.sock"),
             **mounted,
         }
-        _start(argocd, Command((
-            str(testbed_binary("redis-server")), "--bind", LOOPBACK, "--port", str(redis),
-            "--save", "", "--appendonly", "no", "--protected-mode", "yes",
-            "--dir", str(workdir / "redis"),
-        ), env=env, log_file=workdir / "redis-server.log"), ready=str(redis),
-            deadline=deadline.sooner(30))
-        _start(argocd, Command((
-            str(testbed_binary("argocd-repo-server")),
-            f"--address={LOOPBACK}", f"--port={repo}",
-            f"--metrics-address={LOOPBACK}", f"--metrics-port={repo_metrics}",
-            f"--redis={LOOPBACK}:{redis}", "--disable-tls", "--logformat=text",
-        ), env=env, log_file=workdir / "argocd-repo-server.log"),
-            ready=f"http://{LOOPBACK}:{repo_metrics}/healthz", deadline=deadline.sooner(60))
-        _start(argocd, Command((
-            str(testbed_binary("argocd-application-controller")),
-            f"--kubeconfig={kubeconfig}", f"--namespace={namespace}",
-            f"--repo-server={LOOPBACK}:{repo}", "--repo-server-plaintext",
-            f"--redis={LOOPBACK}:{redis}", f"--metrics-port={metrics}",
-            f"--app-resync={app_resync_seconds}", "--logformat=text",
-            # Argo CD v3 keeps resource health in Redis only; in the Application, a Degraded
-            # verdict can name the resources that caused it.
-            "--persist-resource-health=true",
-        ), env=env, log_file=workdir / "argocd-application-controller.log"),
-            ready=f"http://{LOOPBACK}:{metrics}/healthz", deadline=deadline.sooner(90))
+        # Where the servers the later components talk to listen, as their last start chose.
+        serving: dict[str, int] = {}
+
+        def redis() -> tuple[Command, str]:
+            serving["redis"] = port = free_port()
+            return Command((
+                str(testbed_binary("redis-server")), "--bind", LOOPBACK, "--port", str(port),
+                "--save", "", "--appendonly", "no", "--protected-mode", "yes",
+                "--dir", str(workdir / "redis"),
+            ), env=env, log_file=workdir / "redis-server.log"), f"redis://{port}"
+
+        def repo_server() -> tuple[Command, str]:
+            serving["repo"] = port = free_port()
+            metrics = free_port()
+            return Command((
+                str(testbed_binary("argocd-repo-server")),
+                f"--address={LOOPBACK}", f"--port={port}",
+                f"--metrics-address={LOOPBACK}", f"--metrics-port={metrics}",
+                f"--redis={LOOPBACK}:{serving['redis']}", "--disable-tls", "--logformat=text",
+            ), env=env, log_file=workdir / "argocd-repo-server.log"), (
+                f"http://{LOOPBACK}:{metrics}/healthz")
+
+        def application_controller() -> tuple[Command, str]:
+            metrics = free_port()
+            return Command((
+                str(testbed_binary("argocd-application-controller")),
+                f"--kubeconfig={kubeconfig}", f"--namespace={namespace}",
+                f"--repo-server={LOOPBACK}:{serving['repo']}", "--repo-server-plaintext",
+                f"--redis={LOOPBACK}:{serving['redis']}", f"--metrics-port={metrics}",
+                f"--app-resync={app_resync_seconds}", "--logformat=text",
+                # Argo CD v3 keeps resource health in Redis only; in the Application, a
+                # Degraded verdict can name the resources that caused it.
+                "--persist-resource-health=true",
+            ), env=env, log_file=workdir / "argocd-application-controller.log"), (
+                f"http://{LOOPBACK}:{metrics}/healthz")
+
+        def applicationset_controller() -> tuple[Command, str]:
+            metrics, probe, webhook = free_port(), free_port(), free_port()
+            return Command((
+                str(testbed_binary("argocd-applicationset-controller")),
+                f"--kubeconfig={kubeconfig}", f"--namespace={namespace}",
+                f"--argocd-repo-server={LOOPBACK}:{serving['repo']}", "--repo-server-plaintext",
+                f"--metrics-addr={LOOPBACK}:{metrics}",
+                f"--probe-addr={LOOPBACK}:{probe}",
+                f"--webhook-addr={LOOPBACK}:{webhook}",
+                # generators that call SCM provider APIs reach outside the drill: off
+                "--enable-scm-providers=false", "--logformat=text",
+            ), env=env, log_file=workdir / "argocd-applicationset-controller.log"), (
+                f"http://{LOOPBACK}:{metrics}/metrics")
+
+        argocd.start(redis, deadline=deadline.sooner(30))
+        argocd.start(repo_server, deadline=deadline.sooner(60))
+        argocd.start(application_controller, deadline=deadline.sooner(90))
         # ApplicationSets in Git generate Applications only with their own controller.
-        _start(argocd, Command((
-            str(testbed_binary("argocd-applicationset-controller")),
-            f"--kubeconfig={kubeconfig}", f"--namespace={namespace}",
-            f"--argocd-repo-server={LOOPBACK}:{repo}", "--repo-server-plaintext",
-            f"--metrics-addr={LOOPBACK}:{appset_metrics}",
-            f"--probe-addr={LOOPBACK}:{appset_probe}",
-            f"--webhook-addr={LOOPBACK}:{appset_webhook}",
-            # generators that call SCM provider APIs reach outside the drill: off
-            "--enable-scm-providers=false", "--logformat=text",
-        ), env=env, log_file=workdir / "argocd-applicationset-controller.log"),
-            ready=f"http://{LOOPBACK}:{appset_metrics}/metrics", deadline=deadline.sooner(60))
+        argocd.start(applicationset_controller, deadline=deadline.sooner(60))
     except BaseException:
         argocd.stop()
         raise

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from drdrill.errors import InfrastructureError
-from drdrill.gitops.local_controllers import LocalControllers
+from drdrill.gitops.local_controllers import CommandBuilder, LocalControllers
 from drdrill.kubeapi import new_api_client
-from drdrill.ports import LOOPBACK, free_port, wait_http_ok
-from drdrill.proc import Command, start_process
+from drdrill.ports import LOOPBACK, free_port
+from drdrill.proc import Command, interrupts_held
 from drdrill.testbed import testbed_binary, testbed_dir
 from drdrill.timing import Deadline
 
@@ -36,23 +37,27 @@ def flux_crds_manifest() -> Path:
 class LocalFlux(LocalControllers):
     """Flux's source-, kustomize- and helm-controller as local processes."""
 
+    started_event = "flux controller started"
 
-def _controller(name: str, *, kubeconfig: Path, workdir: Path, extra: list[str]) -> tuple[
-    Command, str
-]:
-    metrics, health = free_port(), free_port()
-    argv = (
-        str(testbed_binary(name)),
-        f"--metrics-addr={LOOPBACK}:{metrics}",
-        f"--health-addr={LOOPBACK}:{health}",
-        "--enable-leader-election=false",
-        "--watch-all-namespaces=true",
-        "--log-level=info",
-        *extra,
-    )
-    env = {"KUBECONFIG": str(kubeconfig), "RUNTIME_NAMESPACE": "flux-system"}
-    return (Command(argv, env=env, log_file=workdir / f"{name}.log"),
-            f"http://{LOOPBACK}:{health}/readyz")
+
+def _controller(name: str, *, kubeconfig: Path, workdir: Path,
+                extra: Callable[[], list[str]] = list) -> CommandBuilder:
+    """A controller's command on fresh ports (`extra` adds flags, with ports of their own)."""
+    def build() -> tuple[Command, str]:
+        metrics, health = free_port(), free_port()
+        argv = (
+            str(testbed_binary(name)),
+            f"--metrics-addr={LOOPBACK}:{metrics}",
+            f"--health-addr={LOOPBACK}:{health}",
+            "--enable-leader-election=false",
+            "--watch-all-namespaces=true",
+            "--log-level=info",
+            *extra(),
+        )
+        env = {"KUBECONFIG": str(kubeconfig), "RUNTIME_NAMESPACE": "flux-system"}
+        return (Command(argv, env=env, log_file=workdir / f"{name}.log"),
+                f"http://{LOOPBACK}:{health}/readyz")
+    return build
 
 
 FLUX_GROUPS = ("source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io",
@@ -86,30 +91,22 @@ def start_local_flux(*, kubeconfig: Path, deadline: Deadline) -> LocalFlux:
         wait_flux_crds_established(api, deadline=deadline.sooner(60))
     finally:
         api.close()
-    workdir = Path(tempfile.mkdtemp(prefix="drdrill-flux-"))
-    flux = LocalFlux(workdir=workdir)
-    storage = free_port()
-    (workdir / "storage").mkdir()
-    commands = [
-        _controller("source-controller", kubeconfig=kubeconfig, workdir=workdir, extra=[
-            f"--storage-path={workdir / 'storage'}",
-            f"--storage-addr={LOOPBACK}:{storage}",
-            f"--storage-adv-addr={LOOPBACK}:{storage}",
-        ]),
-        _controller("kustomize-controller", kubeconfig=kubeconfig, workdir=workdir, extra=[]),
-        _controller("helm-controller", kubeconfig=kubeconfig, workdir=workdir, extra=[]),
-    ]
+    flux = LocalFlux()
     try:
-        for command, ready_url in commands:
-            process = start_process(command)
-            flux.processes.append(process)
-            log.info("flux controller started", controller=command.describe(), pid=process.pid)
-            if not wait_http_ok(ready_url, deadline=deadline.sooner(60)):
-                tail = process.log_tail(5).replace("\n", " | ")
-                raise InfrastructureError(
-                    f"{command.describe()} did not become ready (exit code "
-                    f"{process.popen.poll()}): {tail[-400:]}"
-                )
+        with interrupts_held():  # the folder and its owner recorded as one step
+            flux.workdir = workdir = Path(tempfile.mkdtemp(prefix="drdrill-flux-"))
+        (workdir / "storage").mkdir()
+
+        def storage_flags() -> list[str]:
+            storage = free_port()
+            return [f"--storage-path={workdir / 'storage'}",
+                    f"--storage-addr={LOOPBACK}:{storage}",
+                    f"--storage-adv-addr={LOOPBACK}:{storage}"]
+
+        for name, extra in (("source-controller", storage_flags),
+                            ("kustomize-controller", list), ("helm-controller", list)):
+            flux.start(_controller(name, kubeconfig=kubeconfig, workdir=workdir, extra=extra),
+                       deadline=deadline.sooner(60))
     except BaseException:
         flux.stop()
         raise

@@ -276,3 +276,37 @@ def test_existing_cluster_with_flux_system_is_refused_unless_allowed(
     assert down.returncode == 2  # nothing of ours to take down ...
     port = int(kwok_cluster.server.rsplit(":", 1)[1])
     assert port_open(port)  # ... and the existing cluster was left alone
+
+
+def test_a_port_taken_between_pick_and_bind_costs_a_restart_not_the_drill(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kube-apiserver's port is taken by someone else after drdrill picked it (here: handed
+    the port this test listens on): the real apiserver fails to bind, and the cluster starts
+    again on fresh ports, with nothing of the first start left."""
+    import uuid
+
+    from drdrill.clusters import kwok
+    from drdrill.scenario.models import KwokSettings, NodePool
+    from drdrill.timing import Deadline
+
+    real_free_port = kwok.free_port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        handed = iter([taken])
+        monkeypatch.setattr(kwok, "free_port", lambda: next(handed, None) or real_free_port())
+        drill = f"port-{uuid.uuid4().hex[:6]}"
+        provider = kwok.KwokCluster(drill=drill, settings=KwokSettings(readiness_delay="500ms"),
+                                    pools=(NodePool(name="cpu", count=1),))
+        info = provider.create(deadline=Deadline.after(180))
+        try:
+            assert info.server is not None and not info.server.endswith(f":{taken}")
+            assert port_open(int(info.server.rsplit(":", 1)[1]))
+            # the first attempt's folder is gone: only the running cluster's is left
+            assert info.workdir is not None
+            folders = list(Path(tempfile.gettempdir()).glob(f"drdrill-kwok-{drill}-*"))
+            assert folders == [info.workdir]
+        finally:
+            provider.delete(info)
+    assert processes_of(drill) == {}

@@ -111,7 +111,10 @@ def test_teardown_removes_what_the_drill_applied_and_nothing_else(
 
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
     rbac = client.RbacAuthorizationV1Api(api)
-    time.sleep(2.5)  # the production objects are older than the baseline by more than its slack
+    # Production changes right up to the drill's start: an object created a moment before the
+    # baseline (within the same second of the server's clock) is still not the drill's.
+    core.create_namespaced_config_map(production, {"metadata": {"name": "just-before"},
+                                                   "data": {"k": "v"}})
     baseline = take_baseline(api)
 
     # What a drill applies: the Flux CRDs and namespace (bootstrap), the root objects with
@@ -159,4 +162,5 @@ def test_teardown_removes_what_the_drill_applied_and_nothing_else(
         "kustomizations.kustomize.toolkit.fluxcd.io"))
     # What was there before the drill is untouched, also when the inventory names it.
     assert core.read_namespaced_config_map("settings", production).data == {"k": "v"}
+    assert core.read_namespaced_config_map("just-before", production).data == {"k": "v"}
     assert client.AppsV1Api(api).read_namespaced_deployment("api", production)
