@@ -42,17 +42,22 @@ class ObjectCheck:
         return self.problem is None
 
 
-def open_restore_file(target: RestoreTarget, *, root_fd: int,
-                      deadline: Deadline) -> int | ObjectCheck:
-    """The new local file for `target` (created under `root_fd`, never following a link or
-    reusing a file), or the check that says why it is not restored: the budget ran out, an
-    unsafe key, or a clash with another key."""
+def restore_refusal(target: RestoreTarget, *,
+                    deadline: Deadline) -> ObjectCheck | tuple[str, ...]:
+    """The key's path components below the restore folder, or the check that says why it is
+    not restored: the budget ran out, or the key is unsafe."""
     if deadline.expired():
         return ObjectCheck(target.relative_key, problem="not checked: the time budget ran out")
     try:
-        parts = key_components(target.relative_key)
+        return key_components(target.relative_key)
     except UnsafeKeyError as err:
         return ObjectCheck(target.relative_key, problem=f"refused, unsafe key: {err}")
+
+
+def create_or_refuse(target: RestoreTarget, parts: tuple[str, ...], *,
+                     root_fd: int) -> int | ObjectCheck:
+    """The new local file (created under `root_fd`, never following a link or reusing a
+    file), or the check that says it clashes with another key."""
     try:
         return create_restore_file(root_fd, parts)
     except OSError as err:
@@ -60,6 +65,15 @@ def open_restore_file(target: RestoreTarget, *, root_fd: int,
             target.relative_key,
             problem=f"cannot create the local file ({err.strerror}); it clashes with another key",
         )
+
+
+def open_restore_file(target: RestoreTarget, *, root_fd: int,
+                      deadline: Deadline) -> int | ObjectCheck:
+    """The new local file for `target`, or the check that says why it is not restored."""
+    parts = restore_refusal(target, deadline=deadline)
+    if isinstance(parts, ObjectCheck):
+        return parts
+    return create_or_refuse(target, parts, root_fd=root_fd)
 
 
 def judge(target: RestoreTarget, got: StreamedObject) -> str | None:

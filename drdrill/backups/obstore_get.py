@@ -45,9 +45,10 @@ from botocore.httpsession import get_cert_path
 from drdrill.backups.checks import (
     ObjectCheck,
     RestoreTarget,
+    create_or_refuse,
     judge,
-    open_restore_file,
     problem_of,
+    restore_refusal,
 )
 from drdrill.backups.s3client import S3Endpoint, default_credentials
 from drdrill.backups.streaming import (
@@ -228,18 +229,22 @@ class ObstoreGetter:
 
     async def _restore_one(self, store: Any, *, target: RestoreTarget, root_fd: int,
                            deadline: Deadline) -> ObjectCheck:
-        fd = open_restore_file(target, root_fd=root_fd, deadline=deadline)
-        if isinstance(fd, ObjectCheck):
-            return fd
+        parts = restore_refusal(target, deadline=deadline)
+        if isinstance(parts, ObjectCheck):
+            return parts
+        local = _LocalFile(target, parts, root_fd=root_fd)
         try:
-            got = await self._get_with_retries(store, key=target.key, fd=fd, deadline=deadline)
+            got = await self._get_with_retries(store, key=target.key, local=local,
+                                               deadline=deadline)
+        except _Clash as clash:
+            return clash.check
         except Exception as err:  # judged (or re-raised) by problem_of
             return ObjectCheck(target.relative_key, problem=problem_of(target, err))
         finally:
-            os.close(fd)
+            local.close()
         return ObjectCheck(target.relative_key, bytes_read=got.size, problem=judge(target, got))
 
-    async def _get_with_retries(self, store: Any, *, key: str, fd: int,
+    async def _get_with_retries(self, store: Any, *, key: str, local: _LocalFile,
                                 deadline: Deadline) -> StreamedObject:
         """One object from byte 0, again after a broken stream, throttling or 5xx."""
         attempt = 0
@@ -247,7 +252,7 @@ class ObstoreGetter:
             attempt += 1
             try:
                 async with asyncio.timeout(max(0.0, deadline.remaining())):
-                    return await self._get(store, key=key, fd=fd)
+                    return await self._get(store, key=key, local=local)
             except TimeoutError as err:
                 raise ReadTimeoutError(endpoint_url=self._endpoint_url) from err
             except Exception as err:
@@ -257,11 +262,9 @@ class ObstoreGetter:
                 pause = min(5.0, 0.2 * 2 ** (attempt - 1))
                 if attempt >= limit or deadline.remaining() < pause + 1.0:
                     raise
-            os.ftruncate(fd, 0)
-            os.lseek(fd, 0, os.SEEK_SET)
             await asyncio.sleep(pause)
 
-    async def _get(self, store: Any, *, key: str, fd: int) -> StreamedObject:
+    async def _get(self, store: Any, *, key: str, local: _LocalFile) -> StreamedObject:
         import hashlib
 
         import obstore
@@ -269,9 +272,19 @@ class ObstoreGetter:
         try:
             result = await obstore.get_async(store, key)
             content_length = int(result.meta["size"])
+            if content_length <= CHUNK_BYTES:
+                # At most one chunk: the answer whole in one await (less CPU than the
+                # stream; bench/backups.md), then its file.
+                data = await result.bytes_async()
+                if len(data) != content_length:
+                    raise BrokenObstoreStream(f"read {len(data)} of {content_length} bytes")
+                sha256 = local.write_whole(data)
+                return StreamedObject(size=len(data), sha256=sha256,
+                                      content_length=content_length, s3_sha256=None)
+            fd = local.open_empty()
             digest = hashlib.sha256()
             size = 0
-            async for chunk in result.stream(min_chunk_size=min(CHUNK_BYTES, content_length)):
+            async for chunk in result.stream(min_chunk_size=CHUNK_BYTES):
                 view = memoryview(chunk)
                 digest.update(view)
                 write_all(fd, view)
@@ -286,3 +299,48 @@ class ObstoreGetter:
             raise BrokenObstoreStream(f"read {size} of {content_length} bytes")
         return StreamedObject(size=size, sha256=digest.hexdigest(),
                               content_length=content_length, s3_sha256=None)
+
+
+class _Clash(Exception):
+    """The local file could not be created: the key clashes with another one."""
+
+    def __init__(self, check: ObjectCheck) -> None:
+        super().__init__(check.problem)
+        self.check = check
+
+
+class _LocalFile:
+    """The file of one restored object: created once its bytes are there (an object of one
+    chunk) or before the first chunk of a streamed one; each new attempt starts it empty."""
+
+    def __init__(self, target: RestoreTarget, parts: tuple[str, ...], *, root_fd: int) -> None:
+        self._target, self._parts, self._root_fd = target, parts, root_fd
+        self._fd: int | None = None
+
+    def _create(self) -> int:
+        created = create_or_refuse(self._target, self._parts, root_fd=self._root_fd)
+        if isinstance(created, ObjectCheck):
+            raise _Clash(created)
+        return created
+
+    def open_empty(self) -> int:
+        if self._fd is None:
+            self._fd = self._create()
+        else:
+            os.ftruncate(self._fd, 0)
+            os.lseek(self._fd, 0, os.SEEK_SET)
+        return self._fd
+
+    def write_whole(self, data: Any) -> str:
+        """Write and close `data` as the whole file; its sha256."""
+        import hashlib
+
+        fd = self.open_empty()
+        write_all(fd, data)
+        self.close()
+        return hashlib.sha256(data).hexdigest()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -253,3 +253,35 @@ def test_503_is_retried_and_500_on_one_key_fails_only_that_key(
     assert "InternalError" in str(problems["obj-0.bin"])
     for key in sorted(OBJECTS)[1:]:
         assert (tmp_path / "restore" / key).read_bytes() == OBJECTS[key]
+
+
+@ENGINES
+def test_a_file_already_there_fails_its_key_alone_and_large_answers_stream(
+        s3_credentials: S3Server, tmp_path: Path, engine: Engine) -> None:
+    """What is in the folder already (a file, a symlink) is never written through or over: the
+    object whose path it blocks is a problem of its own key, the rest pass; an object above
+    one chunk (4 MiB) still arrives whole and checked."""
+    client = s3_credentials.client()
+    bucket = new_bucket(s3_credentials, client)
+    objects = {"model/config.json": payload("a", 900), "notes.txt": payload("b", 10),
+               "weights.bin": payload("big", 5 * SIZE), "other.txt": payload("c", 10)}
+    for key, data in objects.items():
+        put(client, bucket, "set/" + key, data)
+    s3 = S3Endpoint(endpoint_url=s3_credentials.endpoint, max_concurrency=4)
+    folder = tmp_path / "restore"
+    folder.mkdir()
+    (folder / "model").write_text("a file where a folder is needed")
+    (tmp_path / "elsewhere").write_text("untouched")
+    (folder / "notes.txt").symlink_to(tmp_path / "elsewhere")
+    checks = restore_objects(
+        make_s3_client(endpoint=s3), endpoint=s3, bucket=bucket, folder=folder, concurrency=4,
+        targets=[RestoreTarget("set/" + k, k, len(d), hashlib.sha256(d).hexdigest())
+                 for k, d in objects.items()],
+        deadline=Deadline.after(60), engine=engine)
+    found = {c.relative_key: c.problem for c in checks}
+    assert found.pop("model/config.json", "").startswith("cannot create the local file")
+    assert found.pop("notes.txt", "").startswith("cannot create the local file")
+    assert found == {"weights.bin": None, "other.txt": None}
+    assert (folder / "weights.bin").read_bytes() == objects["weights.bin"]
+    assert (tmp_path / "elsewhere").read_text() == "untouched"
+    assert (folder / "model").read_text() == "a file where a folder is needed"
