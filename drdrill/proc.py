@@ -129,11 +129,12 @@ class ManagedProcess:
             self.popen.wait(timeout=grace)
 
 
-def log_tail(path: Path | None, lines: int = 20) -> str:
+def log_tail(path: Path | None, lines: int = 20, *, since: int = 0) -> str:
+    """The last `lines` of a log (of its last 64 KiB), only what came after byte `since`."""
     if path is None or not path.exists():
         return ""
     with path.open("rb") as handle:
-        handle.seek(max(0, path.stat().st_size - 64 * 1024))
+        handle.seek(max(since, path.stat().st_size - 64 * 1024))
         text = handle.read().decode("utf-8", errors="replace")
     return "\n".join(text.splitlines()[-lines:])
 

@@ -208,7 +208,7 @@ class KwokCluster:
                 return self._create_once(deadline=deadline)
             except _PortTaken as err:
                 if attempt == PORT_ATTEMPTS:
-                    raise InfrastructureError(str(err)) from err
+                    raise
                 log.warning("a port was taken before its component bound it; starting the "
                             "local cluster again", attempt=attempt, error=str(err))
         raise AssertionError("unreachable")  # pragma: no cover

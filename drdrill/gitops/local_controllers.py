@@ -18,7 +18,7 @@ import structlog
 
 from drdrill.errors import InfrastructureError
 from drdrill.ports import PORT_ATTEMPTS, redis_answers, says_port_taken, wait_http_ok
-from drdrill.proc import Command, ManagedProcess, interrupts_held, start_process
+from drdrill.proc import Command, ManagedProcess, interrupts_held, log_tail, start_process
 from drdrill.timing import Deadline
 
 log = structlog.get_logger(__name__)
@@ -51,7 +51,7 @@ class LocalControllers:
                      attempt=attempt)
             if _wait_ready(process, ready, deadline=deadline):
                 return process
-            output = _read_from(command.log_file, logged_before)
+            output = log_tail(command.log_file, 40, since=logged_before)
             if process.alive() or not says_port_taken(output) or attempt == PORT_ATTEMPTS:
                 tail = "\n".join(output.splitlines()[-5:]).replace("\n", " | ")
                 raise InfrastructureError(
@@ -104,15 +104,3 @@ def _size(path: Path | None) -> int:
         return path.stat().st_size if path is not None else 0
     except OSError:
         return 0
-
-
-def _read_from(path: Path | None, offset: int) -> str:
-    """What a log got since `offset` (its last 64 KiB at most)."""
-    if path is None:
-        return ""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(max(offset, _size(path) - 64 * 1024))
-            return handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
