@@ -77,6 +77,42 @@ class BackupFailure(Record):
     problem: str
 
 
+class InClusterRestoreResult(Record):
+    """The set restored into the cluster by a Job into a fresh claim, verified there."""
+
+    namespace: str
+    job: str
+    claim: str
+    image: str
+    # True: the cluster's pods are simulated (kwok): the Job and claim were accepted by the
+    # API server, but nothing ran and nothing was pulled in the cluster.
+    simulated: bool = False
+    # None when simulated or when the Job never reported.
+    verified: bool | None = None
+    objects: int = 0
+    bytes: int = 0
+    # Job created -> its pod reported (the claim's provisioning and the image start included).
+    seconds: float | None = None
+    bytes_per_second: float | None = None
+    # Why it did not verify, or what was simulated.
+    message: str = ""
+
+    def summary(self) -> str:
+        """One line for every report format."""
+        where = f"{self.namespace}/{self.claim}"
+        if self.simulated:
+            return f"SIMULATED (claim {where}, image {self.image}): {self.message}"
+        if self.verified is None:
+            return self.message
+        timing = "" if self.seconds is None else f" in {self.seconds:.1f} s"
+        if self.verified:
+            rate = ("" if not self.bytes_per_second
+                    else f", {self.bytes_per_second / 1048576:.1f} MiB/s")
+            return (f"verified in the cluster: {self.objects} object(s), {self.bytes} bytes "
+                    f"pulled into claim {where}{timing}{rate} (image {self.image})")
+        return f"NOT verified in the cluster (claim {where}{timing}): {self.message}"
+
+
 class BackupResult(Record):
     name: str
     bucket: str
@@ -97,6 +133,7 @@ class BackupResult(Record):
     newest_backup_at: datetime | None = None
     sample_seed: int | None = None
     failures: list[BackupFailure] = Field(default_factory=list)
+    in_cluster: InClusterRestoreResult | None = None
 
 
 class ModelReference(Record):

@@ -27,7 +27,7 @@ from botocore.exceptions import (
 from botocore.parsers import DEFAULT_TIMESTAMP_PARSER
 
 from drdrill.errors import InfrastructureError, PrerequisiteError
-from drdrill.logs import redact_text
+from drdrill.logs import redact_text, register_secret
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client as S3Client
@@ -61,6 +61,22 @@ def default_credentials() -> Credentials | None:
     """What boto3's default chain finds (refreshed as needed when used), or None."""
     credentials: Credentials | None = boto3.session.Session().get_credentials()
     return credentials
+
+
+def frozen_credentials() -> dict[str, str] | None:
+    """The default chain's credentials as `AWS_*` variables (for a pod that must use the same
+    ones), registered with the redaction; None when the chain finds none."""
+    credentials = default_credentials()
+    if credentials is None:
+        return None
+    frozen = credentials.get_frozen_credentials()
+    values = {"AWS_ACCESS_KEY_ID": str(frozen.access_key),
+              "AWS_SECRET_ACCESS_KEY": str(frozen.secret_key)}
+    if frozen.token:
+        values["AWS_SESSION_TOKEN"] = frozen.token
+    for value in values.values():
+        register_secret(value)
+    return values
 
 
 def parse_timestamp(value: str) -> Any:

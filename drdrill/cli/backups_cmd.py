@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from drdrill.backups.in_cluster import result_line as format_result_line
 from drdrill.backups.manifest_build import build_manifest, upload_manifest
 from drdrill.backups.s3client import S3Endpoint, make_s3_client
 from drdrill.cli.progress import TerminalProgress
@@ -84,6 +85,9 @@ def verify(
         Path | None, typer.Option(help="Restore here (must not exist yet); default: a temp dir.")
     ] = None,
     report_dir: Annotated[Path, typer.Option(help="Where reports go.")] = Path("reports"),
+    result_line: Annotated[bool, typer.Option(
+        "--result-line", help="End with one JSON line of the results (the in-cluster "
+        "restore Job's answer to the drill that started it).")] = False,
 ) -> None:
     """Run only the backups phase of a drill: freshness, restore, integrity; then report."""
     loaded = load_scenario(scenario)
@@ -110,4 +114,6 @@ def verify(
             typer.echo(f"drdrill error: {phase.message}", err=True)
     typer.echo(verdict_line(outcome.report))
     typer.echo(f"report: {outcome.paths.directory}")
+    if result_line:
+        typer.echo(format_result_line(outcome.report.backups))
     raise typer.Exit(int(exit_code_for_verdict(outcome.report.verdict.value)))

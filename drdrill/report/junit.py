@@ -107,6 +107,17 @@ def render_junit(report: DrillReport) -> str:
         if not backup.verified or problems:
             case.result = [Failure(visible_controls("; ".join(problems)[:2000]) or "not verified")]
         suite.add_testcase(case)
+        if backup.in_cluster is not None:
+            inside = _case(f"{backup.name} in cluster", f"drdrill.{report.drill}.backups",
+                           backup.in_cluster.seconds)
+            summary = visible_controls(backup.in_cluster.summary())[:2000]
+            if backup.in_cluster.verified is False:
+                inside.result = [Failure(summary)]
+            elif backup.in_cluster.verified is None:
+                inside.result = [Skipped(summary)]
+            else:
+                inside.system_out = summary
+            suite.add_testcase(inside)
     for name, met in (("rto", report.rto.met), ("rpo", report.rpo.met)):
         case = _case(name, f"drdrill.{report.drill}.sla", None)
         if not met:

@@ -145,6 +145,8 @@ def render_markdown(report: DrillReport) -> str:
                 f"{_cell(backup.engine) or '-'} | {_seconds(backup.age_seconds)} | "
                 f"{'met' if backup.rpo_met else 'NOT met'} |"
             )
+        lines += [f"- in-cluster restore of {_cell(b.name)}: {_cell(b.in_cluster.summary())}"
+                  for b in report.backups if b.in_cluster is not None]
     missing = [ref for ref in report.references if not ref.restorable]
     if missing:
         lines += ["", "**Model references without a verified backup:**"]

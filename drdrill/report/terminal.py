@@ -88,6 +88,9 @@ def render_terminal(report: DrillReport, console: Console) -> None:
                           _d(b.age_seconds), "yes" if b.rpo_met else "NO",
                           str(len(b.failures)))
         console.print(table)
+        for b in report.backups:
+            if b.in_cluster is not None:
+                console.print(f"in-cluster restore of {_t(b.name)}: {_t(b.in_cluster.summary())}")
 
 
 def _mib_per_s(rate: float | None) -> str:

@@ -524,6 +524,41 @@ class VerifySample(Model):
         return self
 
 
+_STORAGE_SIZE = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?)(?:Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+
+
+def _check_storage_size(value: str) -> str:
+    if not _STORAGE_SIZE.match(value) or float(re.sub(r"[A-Za-z]+$", "", value)) <= 0:
+        raise ValueError(f"{value!r} is not a volume size (a Kubernetes quantity such as 20Gi)")
+    return value
+
+
+class InClusterRestore(Model):
+    """Restore the whole set into the cluster, as a real recovery puts model weights: a Job
+    running drdrill's image pulls every object into a fresh PersistentVolumeClaim and verifies
+    it there (sizes and sha256 against the manifest). Timed apart from the host restore."""
+
+    namespace: Dns1123Label = "drdrill-restore"
+    image: StrictStr | None = Field(
+        default=None, description="drdrill's image (default drdrill:<this version>); on kind "
+        "list it in spec.cluster.kind.loadImages when no registry serves it.")
+    size: Annotated[StrictStr, AfterValidator(_check_storage_size)] | None = Field(
+        default=None, description="The claim's size; default: the set's bytes + 25%, at least "
+        "1Gi.")
+    storage_class_name: StrictStr | None = Field(
+        default=None, description="Default: the cluster's default StorageClass.")
+    endpoint_url: StrictStr | None = Field(
+        default=None, description="The S3 endpoint as the cluster's pods reach it; default "
+        "spec.backups.s3.endpointUrl (a loopback endpoint is relayed to the pods by drdrill).")
+    credentials_secret: Dns1123Label | None = Field(
+        default=None, description="A Secret in the namespace with AWS_ACCESS_KEY_ID / "
+        "AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN); default: drdrill copies the credentials "
+        "it uses into a Secret of its own, deleted at teardown.")
+    service_account_name: Dns1123Label | None = Field(
+        default=None, description="For workload identity (IRSA, GKE): the Job's service "
+        "account; then no credentials are copied unless credentialsSecret names some.")
+
+
 class BackupSet(Model):
     name: Dns1123Label
     bucket: StrictStr = Field(min_length=3, max_length=63)
@@ -534,6 +569,9 @@ class BackupSet(Model):
     manifest_key: StrictStr | None = Field(
         default=None, description="Key of the drdrill manifest; objects' LastModified if absent."
     )
+    in_cluster: InClusterRestore | None = Field(
+        default=None, description="Also restore the whole set into the cluster (a Job and a "
+        "PVC), verified there.")
 
 
 class S3Settings(Model):

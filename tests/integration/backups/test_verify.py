@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from drdrill.backups.in_cluster import RESULT_PREFIX, parse_result_line
 from tests.integration.backups.helpers import (
     MANIFEST_KEY,
     backup_result,
@@ -273,3 +274,23 @@ def test_no_secret_in_any_output(s3_credentials: S3Server, tmp_path: Path) -> No
         assert s3_credentials.secret_key not in text
         assert s3_credentials.access_key not in text
         assert "X-Amz-Signature" not in text and "Signature=" not in text
+
+
+def test_result_line_is_the_last_line_and_in_cluster_is_not_run_without_a_cluster(
+    s3_credentials: S3Server, tmp_path: Path
+) -> None:
+    """What the in-cluster restore Job runs (`--result-line`), and a scenario asking for an
+    in-cluster restore verified by `backups verify` alone: said not run, never a pass of it."""
+    client = s3_credentials.client()
+    bucket = new_bucket(s3_credentials, client)
+    put_set(client, bucket, {"a.bin": payload("a", 1000), "b.bin": payload("b", 3000)})
+    scenario = write_scenario(tmp_path, s3_credentials, [backup_set(bucket, inCluster={})])
+    code, out, err, reports = _verify(tmp_path, scenario, "--result-line")
+    assert code == 0, out + err
+    parsed = parse_result_line(out)
+    assert out.strip().splitlines()[-1].startswith(RESULT_PREFIX)
+    assert parsed == {"sets": [{"name": "models", "verified": True, "objects": 2, "bytes": 4000,
+                                "restoreSeconds": parsed["sets"][0]["restoreSeconds"],
+                                "problems": 0, "firstProblem": None}]}
+    inside = backup_result(latest_report(reports))["inCluster"]
+    assert inside["verified"] is None and inside["message"].startswith("not run: no cluster")
