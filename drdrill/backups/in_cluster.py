@@ -304,9 +304,13 @@ class InClusterRestoreJob:
         text = ""
         if pod is not None:
             try:
-                text = call_with_retries(lambda: self.core.read_namespaced_pod_log(
+                # raw bytes: the client's own decoding turns a log of JSON lines into the
+                # repr of a bytes object
+                raw = call_with_retries(lambda: self.core.read_namespaced_pod_log(
                     pod.metadata.name, self.plan.spec.namespace, container="restore",
-                    tail_lines=400), deadline=Deadline.after(max(10.0, deadline.remaining())))
+                    tail_lines=400, _preload_content=False),
+                    deadline=Deadline.after(max(10.0, deadline.remaining())))
+                text = raw.data.decode("utf-8", errors="replace")
             except Exception as err:  # the result is then missing, said below
                 log.warning("in-cluster restore: cannot read the pod's log",
                             error=describe_exception(err))
