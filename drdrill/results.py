@@ -93,6 +93,8 @@ class InClusterRestoreResult(Record):
     bytes: int = 0
     # Job created -> its pod reported (the claim's provisioning and the image start included).
     seconds: float | None = None
+    # The pod's own transfer (listing and manifest excluded), and bytes per second over it.
+    transfer_seconds: float | None = None
     bytes_per_second: float | None = None
     # Why it did not verify, or what was simulated.
     message: str = ""
@@ -106,8 +108,9 @@ class InClusterRestoreResult(Record):
             return self.message
         timing = "" if self.seconds is None else f" in {self.seconds:.1f} s"
         if self.verified:
-            rate = ("" if not self.bytes_per_second
-                    else f", {self.bytes_per_second / 1048576:.1f} MiB/s")
+            rate = ("" if not self.bytes_per_second or self.transfer_seconds is None
+                    else f", transfer {self.transfer_seconds:.2f} s at "
+                         f"{self.bytes_per_second / 1048576:.1f} MiB/s")
             return (f"verified in the cluster: {self.objects} object(s), {self.bytes} bytes "
                     f"pulled into claim {where}{timing}{rate} (image {self.image})")
         return f"NOT verified in the cluster (claim {where}{timing}): {self.message}"

@@ -330,18 +330,20 @@ class InClusterRestoreJob:
         problems = int(mine.get("problems") or 0)
         if not verified and problems:
             message = f"{problems} problem(s), first: {message}"
+        transfer = mine.get("restoreSeconds")
         return self._result(verified, started, message, seconds=seconds, objects=objects,
-                            size=size)
+                            size=size, transfer=float(transfer) if isinstance(
+                                transfer, int | float) else None)
 
     def _result(self, verified: bool, started: float, message: str, *,
-                seconds: float | None = None, objects: int = 0,
-                size: int = 0) -> InClusterRestoreResult:
+                seconds: float | None = None, objects: int = 0, size: int = 0,
+                transfer: float | None = None) -> InClusterRestoreResult:
         elapsed = time.monotonic() - started if seconds is None else seconds
         return InClusterRestoreResult(
             namespace=self.plan.spec.namespace, job=self.plan.name, claim=self.plan.name,
             image=self.plan.image, verified=verified, objects=objects, bytes=size,
-            seconds=round(elapsed, 3),
-            bytes_per_second=round(size / elapsed, 1) if verified and elapsed > 0 else None,
+            seconds=round(elapsed, 3), transfer_seconds=transfer,
+            bytes_per_second=(round(size / transfer, 1) if verified and transfer else None),
             message=message)
 
     def _pod(self, deadline: Deadline) -> Any:

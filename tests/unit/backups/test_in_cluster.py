@@ -117,9 +117,10 @@ def test_summaries_say_simulated_verified_or_why_not() -> None:
     simulated = InClusterRestoreResult(**base, simulated=True, message="kwok runs no pods")
     assert simulated.summary().startswith("SIMULATED")
     good = InClusterRestoreResult(**base, verified=True, objects=3, bytes=3 << 20,
-                                  seconds=2.0, bytes_per_second=1.5 * (1 << 20))
+                                  seconds=9.0, transfer_seconds=2.0,
+                                  bytes_per_second=1.5 * (1 << 20))
     assert good.summary().startswith("verified in the cluster: 3 object(s)")
-    assert "1.5 MiB/s" in good.summary()
+    assert "in 9.0 s, transfer 2.00 s at 1.5 MiB/s" in good.summary()
     bad = InClusterRestoreResult(**base, verified=False, message="CreateContainerConfigError")
     assert bad.summary().startswith("NOT verified") and "CreateContainerConfigError" in (
         bad.summary())
