@@ -225,7 +225,8 @@ class InClusterRestoreJob:
         from kubernetes.client.exceptions import ApiException
 
         ns = self.plan.spec.namespace
-        body = {"metadata": {"name": ns, "labels": MANAGED_BY}}
+        mine = {**MANAGED_BY, "drdrill.dev/drill": self.plan.drill[:63]}
+        body = {"metadata": {"name": ns, "labels": mine}}
         try:  # not read first: kubeapi retries a 404 (a CRD served late) until the deadline
             call_with_retries(lambda: self.core.create_namespace(body), deadline=deadline)
             self.namespace_created = True
@@ -234,6 +235,12 @@ class InClusterRestoreJob:
                 raise InfrastructureError(f"cannot create namespace {ns} for the in-cluster "
                                           f"restore: {err.status} {_status_message(err)}"
                                           ) from err
+            # a create retried after its answer was lost lands here too: labelled by this
+            # drill, the namespace is the drill's and goes at teardown
+            existing = call_with_retries(lambda: self.core.read_namespace(ns),
+                                         deadline=deadline)
+            labels = (existing.metadata.labels or {}) if existing.metadata else {}
+            self.namespace_created = all(labels.get(k) == v for k, v in mine.items())
         if credentials and self.plan.secret_name and not self.plan.spec.credentials_secret:
             for value in credentials.values():
                 register_secret(value)
