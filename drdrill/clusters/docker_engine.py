@@ -71,6 +71,32 @@ class DockerEngine:
             raise InfrastructureError(f"docker ps failed: {_last_line(out.stderr)}")
         return out.stdout.split()
 
+    def thaw(self, containers: list[str],
+             freezer: Path = Path("/sys/fs/cgroup/freezer/docker")) -> list[str]:
+        """Thaw frozen cgroup-v1 freezer cgroups inside these containers; returns those thawed.
+
+        A `runc init` inside a kind node can be left FROZEN when the node is stopped while a
+        pod's container starts (seen here: Docker then cannot kill the node, "did not receive
+        an exit event", and `kind delete` leaves it running). Only the given containers' own
+        cgroups are touched; nothing happens on cgroup v2 or another cgroup layout."""
+        if not freezer.is_dir():
+            return []
+        thawed: list[str] = []
+        for container in containers:
+            out = self.run("inspect", "--format", "{{.Id}}", container, timeout=30)
+            full = out.stdout.strip()
+            base = freezer / full
+            if out.returncode != 0 or not full or not base.is_dir():
+                continue
+            for state in base.rglob("freezer.state"):
+                try:
+                    if state.read_text().strip() != "THAWED":
+                        state.write_text("THAWED")
+                        thawed.append(str(state.parent.relative_to(freezer)))
+                except OSError:
+                    continue
+        return thawed
+
     def network_exists(self, name: str) -> bool:
         return self.run("network", "inspect", name).returncode == 0
 

@@ -342,6 +342,9 @@ class KindCluster:
         try:
             left = docker.containers(label=f"{CLUSTER_LABEL}={name}")
             if left:  # kind missing or failed: remove the node containers and their volumes
+                if docker.thaw(left):  # a frozen runc init keeps a node from being killed
+                    log.warning("kind teardown: thawed frozen cgroups in node containers",
+                                containers=left)
                 docker.run("rm", "--force", "--volumes", *left, timeout=120)
                 left = docker.containers(label=f"{CLUSTER_LABEL}={cluster_name(self.drill)}")
             if left:
