@@ -45,6 +45,11 @@ _PULL = {"ErrImagePull", "ImagePullBackOff"}
 _PULL_GRACE_SECONDS = 60.0
 
 
+def job_name(set_name: str) -> str:
+    """The Job, claim, ConfigMap (and copied Secret) of one set's in-cluster restore."""
+    return f"drdrill-restore-{set_name}"[:63].rstrip("-")
+
+
 def default_image() -> str:
     from drdrill import __version__
 
@@ -86,7 +91,7 @@ class InClusterPlan:
 
     @property
     def name(self) -> str:
-        return f"drdrill-restore-{self.backup_set.name}"[:63].rstrip("-")
+        return job_name(self.backup_set.name)
 
     @property
     def image(self) -> str:
@@ -303,7 +308,7 @@ class InClusterRestoreJob:
             if deadline.expired():
                 return self._result(False, started, "the in-cluster restore did not end "
                                     f"within the phase budget ({last_state}; claim "
-                                    f"{self._claim_phase(deadline)})")
+                                    f"{self._claim_phase()})")
             time.sleep(min(poll, max(0.05, deadline.remaining())))
 
     def _finished(self, pod: Any, *, started: float, deadline: Deadline) -> InClusterRestoreResult:
@@ -360,7 +365,7 @@ class InClusterRestoreJob:
         items = sorted(pods.items or [], key=lambda p: p.metadata.creation_timestamp or 0)
         return items[-1] if items else None
 
-    def _claim_phase(self, deadline: Deadline) -> str:
+    def _claim_phase(self) -> str:
         try:
             claim = self.core.read_namespaced_persistent_volume_claim(
                 self.plan.name, self.plan.spec.namespace, _request_timeout=5)

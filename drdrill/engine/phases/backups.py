@@ -21,6 +21,7 @@ from drdrill.backups.in_cluster import (
     InClusterPlan,
     InClusterRestoreJob,
     is_loopback_url,
+    job_name,
     read_ca_bundle,
     simulated_result,
     with_host,
@@ -250,6 +251,6 @@ def _attach(ctx: DrillContext, index: int, inside: InClusterRestoreResult) -> No
 
 
 def _not_run(result: BackupResult, namespace: str, why: str) -> InClusterRestoreResult:
-    name = f"drdrill-restore-{result.name}"[:63].rstrip("-")
+    name = job_name(result.name)
     return InClusterRestoreResult(namespace=namespace, job=name, claim=name, image="",
                                   verified=None, message=why)
