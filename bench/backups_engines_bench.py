@@ -9,6 +9,8 @@ size). Engines, each in its own subprocess, timed end to end (interpreter start 
   whole objects with a manifest sha256, parallel ranged GETs into a mapping for large ones);
 - `drdrill-http`: the same with `engine="http"`, the path before obstore (hand-written SigV4
   GETs over http.client for whole objects);
+- `drdrill-2proc`: the same restore split over two processes (every other object each), to
+  show what using both cores from Python gives;
 - `obstore`: Rust object_store (PyPI `obstore`) alone, an asyncio loop with --concurrency GETs in
   flight; a large object as --concurrency ranged GETs, hashed in order in a worker thread;
 - `awscrt`: the AWS CRT S3 client (PyPI `awscrt`), meta requests with --concurrency in flight;
@@ -56,7 +58,12 @@ from bench.procstats import PeakRss, proc_cpu_seconds, server_pid_of  # noqa: E4
 MIB = 1024 * 1024
 PART_BYTES = 16 * MIB
 BIG_MIN_BYTES = 64 * MIB
-ENGINES = ("drdrill", "drdrill-http", "obstore", "awscrt", "s5cmd", "s5cmd+sha256sum")
+ENGINES = ("drdrill", "drdrill-http", "drdrill-2proc", "obstore", "awscrt", "s5cmd",
+           "s5cmd+sha256sum")
+# Cases with more objects than this keep their restored folders until the case ends.
+KEEP_FOLDERS_ABOVE = 100
+# How long ext4 without a journal avoids reusing a deleted inode (plus a second).
+DELETED_INODE_SECONDS = 61
 FILE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -102,6 +109,9 @@ def worker_drdrill(job: dict[str, Any], engine: str = "auto") -> list[str | None
             relative = item["Key"][len(prefix):]
             size, sha = job["manifest"][relative]
             targets.append(RestoreTarget(item["Key"], relative, size, sha))
+    if "shard" in job:  # one of --shards processes: every n-th object, from the i-th
+        index, count = job["shard"]
+        targets = targets[index::count]
     checks = restore_objects(client, endpoint=endpoint, bucket=job["bucket"], targets=targets,
                              folder=Path(job["folder"]), concurrency=job["concurrency"],
                              deadline=Deadline.after(3600),
@@ -233,9 +243,31 @@ def worker_awscrt(job: dict[str, Any]) -> list[str | None]:
     return results
 
 
+def worker_drdrill_2proc(job: dict[str, Any]) -> list[str | None]:
+    """drdrill's restore split over two processes (each its own interpreter, GIL, obstore
+    runtime), every other object each: what using both cores from Python would give."""
+    problems: list[str | None] = []
+    children = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for index in range(2):
+            shard = Path(scratch) / f"job-{index}.json"
+            shard.write_text(json.dumps({**job, "shard": [index, 2]}))
+            children.append(subprocess.Popen(
+                [sys.executable, __file__, "--worker", "drdrill", "--job", str(shard)],
+                stdout=subprocess.PIPE))
+        peaks = [PeakRss(child.pid) for child in children]
+        for child, peak in zip(children, peaks, strict=True):
+            output, _ = child.communicate()
+            peak.stop()
+            if child.returncode != 0:
+                problems.append(f"shard failed: {output.decode(errors='replace')[-500:]}")
+    print(json.dumps({"rss": sum(peak.bytes for peak in peaks)}))
+    return problems
+
+
 WORKERS: dict[str, Callable[[dict[str, Any]], list[str | None]]] = {
     "drdrill": worker_drdrill, "drdrill-http": lambda job: worker_drdrill(job, "http"),
-    "obstore": worker_obstore, "awscrt": worker_awscrt,
+    "drdrill-2proc": worker_drdrill_2proc, "obstore": worker_obstore, "awscrt": worker_awscrt,
 }
 
 
@@ -259,11 +291,15 @@ def timed(command: list[str], env: dict[str, str], server_pid: int) -> dict[str,
         peak.stop()
         elapsed = time.perf_counter() - started
         server_cpu = proc_cpu_seconds(server_pid) - server_before
+        output.seek(0)
+        printed = output.read()
         if os.waitstatus_to_exitcode(status) != 0:
-            output.seek(0)
             raise SystemExit(f"{command[:4]} failed:\n"
-                             + output.read()[-3000:].decode(errors="replace"))
-    return {"seconds": elapsed, "rss": peak.bytes,
+                             + printed[-3000:].decode(errors="replace"))
+    # A worker that runs its own processes reports their peak RSS (summed) as {"rss": ...}.
+    reported = [json.loads(line)["rss"] for line in printed.splitlines()
+                if line.startswith(b'{"rss"')]
+    return {"seconds": elapsed, "rss": max([peak.bytes, *reported]),
             "cpu": usage.ru_utime + usage.ru_stime, "server_cpu": server_cpu}
 
 
@@ -285,10 +321,15 @@ def run_case(name: str, *, work: Path, server: Any, server_pid: int, prefix: str
     total = sum(size for size, _ in manifest.values())
     chosen = args.big_engines if prefix == "big" else args.engines
     samples: dict[str, list[dict[str, float]]] = {e: [] for e in chosen}
+    # Restored files are kept until the case ends when there are many of them: deleting
+    # 10,000 files just before the next engine's run made its creates slower (see
+    # settle_deleted_inodes), a cost no restore onto a fresh disk pays.
+    keep = len(manifest) > KEEP_FOLDERS_ABOVE
+    kept: list[Path] = []
     for run in range(args.runs):
         order = chosen[run % len(chosen):] + chosen[:run % len(chosen)]
         for engine in order:
-            folder = work / f"restore-{engine}"
+            folder = work / f"restore-{engine}-{run}"
             folder.mkdir()
             job = work / "job.json"
             job.write_text(json.dumps({
@@ -302,11 +343,16 @@ def run_case(name: str, *, work: Path, server: Any, server_pid: int, prefix: str
                 parts = [timed(c, env, server_pid) for c in
                          engine_commands(engine, job=job, s5cmd=s5cmd, folder=folder)]
             finally:
-                shutil.rmtree(folder, ignore_errors=True)
+                if keep:
+                    kept.append(folder)
+                else:
+                    shutil.rmtree(folder, ignore_errors=True)
             sample = {k: sum(p[k] for p in parts) for k in ("seconds", "cpu", "server_cpu")}
             sample["rss"] = max(p["rss"] for p in parts)
             samples[engine].append(sample)
             print(f"  {name} run {run + 1} {engine:<16} {sample['seconds']:7.2f} s", flush=True)
+    for folder in kept:
+        shutil.rmtree(folder, ignore_errors=True)
     s5_median = statistics.median(s["seconds"] for s in samples.get("s5cmd", [])) \
         if "s5cmd" in samples else None
     s5_hash_median = statistics.median(s["seconds"] for s in samples["s5cmd+sha256sum"]) \
@@ -336,7 +382,22 @@ def run_case(name: str, *, work: Path, server: Any, server_pid: int, prefix: str
                 / (seconds * (os.cpu_count() or 1)), 2),
         }
     return {"case": name, "objects": len(manifest), "bytes": total, "runs": args.runs,
-            "concurrency": args.concurrency, "engines": engines}
+            "concurrency": args.concurrency, "engines": engines,
+            "two_core_floor": two_core_floor(engines, hashing_cpu)}
+
+
+def two_core_floor(engines: dict[str, Any], hashing_cpu: float) -> dict[str, Any] | None:
+    """Where this machine's cores cap a verifying restore: the work s5cmd and the S3 server
+    did (their CPU seconds) plus hashing every byte once, spread perfectly over every core.
+    No engine that downloads as cheaply as s5cmd and verifies can finish sooner; the best
+    ratio to s5cmd any verifying engine can reach here is s5cmd's time over this floor."""
+    s5cmd = engines.get("s5cmd")
+    if s5cmd is None:
+        return None
+    cpu = s5cmd["cpu_seconds_median"] + s5cmd["server_cpu_seconds_median"] + hashing_cpu
+    floor = cpu / (os.cpu_count() or 1)
+    return {"cpu_seconds": round(cpu, 2), "floor_seconds": round(floor, 3),
+            "best_ratio_vs_s5cmd": round(s5cmd["median_seconds"] / floor, 3)}
 
 
 def sha256_rate(total: int = 512 * MIB) -> float:
@@ -394,6 +455,8 @@ def main() -> None:
             for prefix in args.cases.split(","):
                 name, sizes = sets[prefix]
                 manifest = seed(server, work, prefix, sizes, env, args.concurrency)
+                if len(sizes) > KEEP_FOLDERS_ABOVE:
+                    settle_deleted_inodes()
                 cases.append(run_case(name, work=work, server=server, server_pid=server_pid,
                                       prefix=prefix, manifest=manifest, args=args, env=env,
                                       hash_rate=hash_rate))
@@ -422,7 +485,28 @@ def main() -> None:
                   f"{row['ratio_vs_s5cmd_sha256sum']!s:>8} {row['peak_rss_mib']:>8} "
                   f"{row['cpu_seconds_median']:>6} {row['server_cpu_seconds_median']:>8} "
                   f"{row['hashing_cpu_seconds_estimate']:>6}")
+    for case in cases:
+        floor = case["two_core_floor"]
+        if floor:
+            print(f"{case['case']}: s5cmd's CPU + the server's + hashing = {floor['cpu_seconds']}"
+                  f" CPU-s; on {os.cpu_count()} cores no verifying restore ends before "
+                  f"{floor['floor_seconds']} s (best possible vs s5cmd: "
+                  f"{floor['best_ratio_vs_s5cmd']}x)")
+        for engine, row in case["engines"].items():
+            print(f"  {engine:<16} used {row['cpu_utilisation_of_2_cores']:.0%} of the cores")
     print(f"written to {args.output}")
+
+
+def settle_deleted_inodes() -> None:
+    """Wait until files deleted just now no longer slow down creating new ones.
+
+    On this machine's ext4 (no journal), creating a file skips every inode deleted in the
+    last 60 s, reading each one's inode-table block: right after the seed's 10,000 files
+    were deleted, every create of the first runs paid that scan (perf: `recently_deleted`
+    under `__ext4_new_inode`, 8% of all samples). A restore onto a fresh disk does not.
+    """
+    os.sync()
+    time.sleep(DELETED_INODE_SECONDS)
 
 
 def seed(server: Any, work: Path, prefix: str, sizes: dict[str, int], env: dict[str, str],

@@ -285,3 +285,37 @@ def test_a_file_already_there_fails_its_key_alone_and_large_answers_stream(
     assert (folder / "weights.bin").read_bytes() == objects["weights.bin"]
     assert (tmp_path / "elsewhere").read_text() == "untouched"
     assert (folder / "model").read_text() == "a file where a folder is needed"
+
+
+@ENGINES
+def test_an_object_not_the_size_expected_never_passes(
+        s3_credentials: S3Server, tmp_path: Path, engine: Engine) -> None:
+    """An object that grew after it was listed fails even when its first bytes are exactly
+    the expected ones (a small object is fetched as one range: one byte more than expected is
+    asked for, so a longer object shows); one that shrank or became empty fails too."""
+    client = s3_credentials.client()
+    bucket = new_bucket(s3_credentials, client)
+    expected = b"0123456789"
+    objects = {"grown.bin": expected + b"abc", "shrunk.bin": expected[:5], "emptied.bin": b"",
+               "same.bin": expected}
+    for key, data in objects.items():
+        put(client, bucket, "set/" + key, data)
+    s3 = S3Endpoint(endpoint_url=s3_credentials.endpoint, max_concurrency=4)
+    folder = tmp_path / "restore"
+    folder.mkdir()
+    checks = restore_objects(
+        make_s3_client(endpoint=s3), endpoint=s3, bucket=bucket, folder=folder, concurrency=4,
+        targets=[RestoreTarget("set/" + k, k, len(expected), hashlib.sha256(expected).hexdigest())
+                 for k in objects],
+        deadline=Deadline.after(60), engine=engine)
+    found = {c.relative_key: c.problem for c in checks}
+    assert found.pop("same.bin") is None
+    if engine == "auto":
+        assert found == {"grown.bin": "larger than the 10 bytes expected (changed after it "
+                                      "was listed)",
+                         "shrunk.bin": "size 5 bytes, expected 10",
+                         "emptied.bin": "now empty, expected 10 bytes"}
+    else:
+        assert found == {"grown.bin": "size 13 bytes, expected 10",
+                         "shrunk.bin": "size 5 bytes, expected 10",
+                         "emptied.bin": "size 0 bytes, expected 10"}
