@@ -9,6 +9,8 @@ size). Engines, each in its own subprocess, timed end to end (interpreter start 
   whole objects with a manifest sha256, parallel ranged GETs into a mapping for large ones);
 - `drdrill-http`: the same with `engine="http"`, the path before obstore (hand-written SigV4
   GETs over http.client for whole objects);
+- `drdrill-before` (with --before-tree DIR): the `drdrill` worker run from a checkout of an
+  older commit, to compare a change side by side;
 - `drdrill-2proc`: the same restore split over two processes (every other object each), to
   show what using both cores from Python gives;
 - `obstore`: Rust object_store (PyPI `obstore`) alone, an asyncio loop with --concurrency GETs in
@@ -303,7 +305,12 @@ def timed(command: list[str], env: dict[str, str], server_pid: int) -> dict[str,
             "cpu": usage.ru_utime + usage.ru_stime, "server_cpu": server_cpu}
 
 
-def engine_commands(engine: str, *, job: Path, s5cmd: list[str], folder: Path) -> list[list[str]]:
+def engine_commands(engine: str, *, job: Path, s5cmd: list[str], folder: Path,
+                    before: Path | None = None) -> list[list[str]]:
+    if engine == "drdrill-before" and before is not None:
+        # The same worker, run from a checkout of an older commit (its own drdrill).
+        return [[sys.executable, str(before / "bench" / "backups_engines_bench.py"),
+                 "--worker", "drdrill", "--job", str(job)]]
     if engine in WORKERS:
         return [[sys.executable, __file__, "--worker", engine, "--job", str(job)]]
     commands = [s5cmd]
@@ -341,7 +348,8 @@ def run_case(name: str, *, work: Path, server: Any, server_pid: int, prefix: str
                      str(args.concurrency), f"s3://bench/{prefix}/*", f"{folder}/"]
             try:
                 parts = [timed(c, env, server_pid) for c in
-                         engine_commands(engine, job=job, s5cmd=s5cmd, folder=folder)]
+                         engine_commands(engine, job=job, s5cmd=s5cmd, folder=folder,
+                                         before=args.before_tree)]
             finally:
                 if keep:
                     kept.append(folder)
@@ -422,6 +430,9 @@ def main() -> None:
     parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--big-engines", default="drdrill,obstore,awscrt,s5cmd,s5cmd+sha256sum",
                         help="engines for the big object (drdrill-http is drdrill there)")
+    parser.add_argument("--before-tree", type=Path,
+                        help="a checkout of an older commit (git worktree add DIR REV): adds "
+                             "the engine drdrill-before, drdrill's restore as it was there")
     parser.add_argument("--output", type=Path,
                         default=ROOT / "bench" / "results" / "backups_engines.json")
     args = parser.parse_args()
@@ -429,6 +440,8 @@ def main() -> None:
         worker_main(args.worker, args.job)
         return
     args.engines = args.engines.split(",")
+    if args.before_tree is not None:
+        args.engines.insert(1, "drdrill-before")
     args.big_engines = args.big_engines.split(",")
     try:
         import awscrt  # noqa: F401

@@ -22,6 +22,9 @@ from drdrill.timing import Deadline
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
+# The problem of an object the restore did not reach before the deadline.
+OUT_OF_TIME = "not checked: the time budget ran out"
+
 @dataclass(frozen=True)
 class RestoreTarget:
     key: str
@@ -47,7 +50,7 @@ def restore_refusal(target: RestoreTarget, *,
     """The key's path components below the restore folder, or the check that says why it is
     not restored: the budget ran out, or the key is unsafe."""
     if deadline.expired():
-        return ObjectCheck(target.relative_key, problem="not checked: the time budget ran out")
+        return ObjectCheck(target.relative_key, problem=OUT_OF_TIME)
     try:
         return key_components(target.relative_key)
     except UnsafeKeyError as err:

@@ -58,6 +58,9 @@ def create_restore_file(root_fd: int, parts: tuple[str, ...]) -> int:
     Intermediate folders are created as needed and opened with O_NOFOLLOW; the file itself
     is created with O_EXCL, so an existing file or symlink makes this fail with OSError.
     """
+    file_flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    if len(parts) == 1:  # most keys of a flat set: one call
+        return os.open(parts[0], file_flags, 0o600, dir_fd=root_fd)
     dir_flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     current = os.dup(root_fd)
     try:
@@ -67,7 +70,6 @@ def create_restore_file(root_fd: int, parts: tuple[str, ...]) -> int:
             child = os.open(part, dir_flags, dir_fd=current)
             os.close(current)
             current = child
-        file_flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         return os.open(parts[-1], file_flags, 0o600, dir_fd=current)
     finally:
         os.close(current)

@@ -45,6 +45,7 @@ from botocore.exceptions import (
 from botocore.httpsession import get_cert_path
 
 from drdrill.backups.checks import (
+    OUT_OF_TIME,
     ObjectCheck,
     RestoreTarget,
     create_or_refuse,
@@ -208,25 +209,39 @@ class ObstoreGetter:
                                         read_timeout=self._read_timeout))
         queue = iter(targets)
         checks: list[ObjectCheck] = []
+        in_flight: dict[int, RestoreTarget] = {}
 
-        async def worker() -> None:
+        def judged(check: ObjectCheck) -> None:
+            checks.append(check)
+            if progress is not None:
+                progress(1, check.bytes_read)
+
+        async def worker(slot: int) -> None:
             for target in queue:
+                in_flight[slot] = target
                 check = await self._restore_one(store, target=target, root_fd=root_fd,
                                                 deadline=deadline)
-                checks.append(check)
-                if progress is not None:
-                    progress(1, check.bytes_read)
+                del in_flight[slot]
+                judged(check)
 
         # Workers pull from one iterator: tasks in flight stay at `concurrency`, whatever
-        # the number of targets.
+        # the number of targets. One timeout, the phase's deadline, bounds them all.
         try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(max(1, min(concurrency, len(targets)))):
-                    group.create_task(worker())
+            async with asyncio.timeout(max(0.0, deadline.remaining())):
+                async with asyncio.TaskGroup() as group:
+                    for slot in range(max(1, min(concurrency, len(targets)))):
+                        group.create_task(worker(slot))
         except BaseExceptionGroup as stopped:
             # What ended one worker ends the restore (the others were cancelled): a fatal S3
             # error, a full disk or an interrupt, raised as itself.
             raise stopped.exceptions[0] from None
+        except TimeoutError:
+            # The deadline: the objects in flight broke off, the others were not checked.
+            timed_out = ReadTimeoutError(endpoint_url=self._endpoint_url)
+            for target in in_flight.values():
+                judged(ObjectCheck(target.relative_key, problem=problem_of(target, timed_out)))
+            for target in queue:
+                judged(ObjectCheck(target.relative_key, problem=OUT_OF_TIME))
         return checks
 
     async def _restore_one(self, store: Any, *, target: RestoreTarget, root_fd: int,
@@ -256,13 +271,10 @@ class ObstoreGetter:
         while True:
             attempt += 1
             try:
-                async with asyncio.timeout(max(0.0, deadline.remaining())):
-                    if 0 < expected_size <= CHUNK_BYTES:
-                        return await self._get_small(store, key=key, local=local,
-                                                     expected_size=expected_size)
-                    return await self._get(store, key=key, local=local)
-            except TimeoutError as err:
-                raise ReadTimeoutError(endpoint_url=self._endpoint_url) from err
+                if 0 < expected_size <= CHUNK_BYTES:
+                    return await self._get_small(store, key=key, local=local,
+                                                 expected_size=expected_size)
+                return await self._get(store, key=key, local=local)
             except Exception as err:
                 if not isinstance(err, BROKEN_STREAM) and not is_server_busy(err):
                     raise

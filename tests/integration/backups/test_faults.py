@@ -319,3 +319,26 @@ def test_an_object_not_the_size_expected_never_passes(
         assert found == {"grown.bin": "size 13 bytes, expected 10",
                          "shrunk.bin": "size 5 bytes, expected 10",
                          "emptied.bin": "size 0 bytes, expected 10"}
+
+
+def test_the_deadline_ends_a_restore_whose_server_went_silent(
+    s3_credentials: S3Server, toxiproxy: Toxiproxy, proxied: tuple[str, str], tmp_path: Path,
+) -> None:
+    """With read timeouts far beyond the budget, the phase's deadline still ends the restore:
+    the objects in flight broke off, the others were not checked, none passes."""
+    name, endpoint = proxied
+    bucket = _bucket(s3_credentials)
+    toxiproxy.add_toxic(name, name="blackhole", kind="timeout", timeout=0)
+    s3 = S3Endpoint(endpoint_url=endpoint, max_concurrency=2)
+    folder = tmp_path / "restore"
+    folder.mkdir()
+    started = time.monotonic()
+    checks = restore_objects(make_s3_client(endpoint=s3, read_timeout=60), endpoint=s3,
+                             bucket=bucket, targets=_targets(), folder=folder, concurrency=2,
+                             deadline=Deadline.after(3), engine="auto")
+    elapsed = time.monotonic() - started
+    problems = sorted(c.problem or "" for c in checks)
+    assert len(problems) == len(OBJECTS)
+    assert [p.startswith("download broke off") for p in problems].count(True) == 2, problems
+    assert problems.count("not checked: the time budget ran out") == 2, problems
+    assert elapsed < 10, elapsed
