@@ -25,6 +25,7 @@ _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 # The problem of an object the restore did not reach before the deadline.
 OUT_OF_TIME = "not checked: the time budget ran out"
 
+
 @dataclass(frozen=True)
 class RestoreTarget:
     key: str
