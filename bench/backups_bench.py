@@ -16,7 +16,8 @@ Peak RSS is the drdrill process's VmHWM (polled from /proc). CPU split during dr
 the drdrill process (user+sys from wait4), versitygw (/proc, before and after) and the share
 of drdrill's that is sha256 (bytes / single-core hashlib.sha256 rate, also reported).
 Objects are written straight into versitygw's posix folder; every restore folder is removed
-after its run, each case's objects after the case, the work folder at the end.
+at the end of its case (synced after each run; see bench.procstats.SpentFolders), each case's
+objects after the case, the work folder at the end.
 
     .venv/bin/python bench/backups_bench.py [--runs 3] [--big-mib 2048] [--small-count 10000]
         [--many-count 100000] [--many-runs 1] [--cases big,small,many]
@@ -42,7 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.procstats import PeakRss, proc_cpu_seconds, server_pid_of  # noqa: E402
+from bench.procstats import PeakRss, SpentFolders, proc_cpu_seconds, server_pid_of  # noqa: E402
 from drdrill.backups.manifest import ManifestEntry, render_manifest  # noqa: E402
 from drdrill.testbed import testbed_binary  # noqa: E402
 from tests.integration.s3_server import S3Server, credential_env, running_versitygw  # noqa: E402
@@ -119,8 +120,8 @@ def timed_child(command: list[str], env: dict[str, str]) -> tuple[float, int, in
     return elapsed, code, peak.bytes
 
 
-def run_drdrill(work: Path, scenario_path: Path,
-                env: dict[str, str]) -> tuple[float, int, float, dict[str, Any]]:
+def run_drdrill(work: Path, scenario_path: Path, env: dict[str, str],
+                spent: SpentFolders) -> tuple[float, int, float, dict[str, Any]]:
     """(end-to-end seconds, peak RSS, seconds of the backups phase, the set's report)."""
     restore, reports = work / "restore-drdrill", work / "reports"
     command = [sys.executable, "-c", "from drdrill.cli.app import main; main()", "backups",
@@ -134,7 +135,7 @@ def run_drdrill(work: Path, scenario_path: Path,
         phase = next(p for p in report["phases"] if p["name"] == "backups")
         return seconds, rss, float(phase["durationSeconds"]), report["backups"][0]
     finally:
-        shutil.rmtree(restore, ignore_errors=True)
+        spent.retire(restore)
         shutil.rmtree(reports, ignore_errors=True)
 
 
@@ -153,7 +154,7 @@ def s5cmd_command(server: S3Server, bucket: str, prefix: str, restore: Path,
 
 
 def run_s5cmd(work: Path, server: S3Server, bucket: str, prefix: str, concurrency: int,
-              env: dict[str, str]) -> tuple[float, float, float]:
+              env: dict[str, str], spent: SpentFolders) -> tuple[float, float, float]:
     """(s5cmd seconds, the same followed by sha256sum of every file, sha256sum's CPU)."""
     restore = work / "restore-s5cmd"
     command = s5cmd_command(server, bucket, prefix, restore, concurrency)
@@ -168,7 +169,7 @@ def run_s5cmd(work: Path, server: S3Server, bucket: str, prefix: str, concurrenc
             raise SystemExit(f"sha256sum failed with exit {code}")
         return seconds, seconds + hashing, LAST_CPU["cpu"]
     finally:
-        shutil.rmtree(restore, ignore_errors=True)
+        spent.retire(restore)
 
 
 def sha256_speed(total: int = 1024 * MIB) -> float:
@@ -188,12 +189,13 @@ def bench_case(
     drdrill_s, rss, phase_s, s5_s, s5_hash_s = [], [], [], [], []
     cpu, server_cpu, sha256sum_cpu = [], [], []
     engines, restore_rates = set(), []
+    spent = SpentFolders(work / "spent")
     for run in range(runs):
         # Alternate who goes first, so drift on the shared machine hits both alike.
         order = ("drdrill", "s5cmd") if run % 2 == 0 else ("s5cmd", "drdrill")
         for who in order:
             if who == "drdrill":
-                seconds, peak, phase, backup = run_drdrill(work, path, env)
+                seconds, peak, phase, backup = run_drdrill(work, path, env, spent)
                 drdrill_s.append(seconds)
                 rss.append(peak)
                 phase_s.append(phase)
@@ -204,12 +206,13 @@ def bench_case(
                     restore_rates.append(float(backup["bytesPerSecond"]))
             else:
                 plain, with_hash, hash_cpu = run_s5cmd(work, server, bucket, prefix,
-                                                       concurrency, env)
+                                                       concurrency, env, spent)
                 s5_s.append(plain)
                 s5_hash_s.append(with_hash)
                 sha256sum_cpu.append(hash_cpu)
         print(f"  {name} run {run + 1}: drdrill {drdrill_s[-1]:.2f} s, s5cmd {s5_s[-1]:.2f} s, "
               f"s5cmd+sha256sum {s5_hash_s[-1]:.2f} s", flush=True)
+    spent.delete()
     drdrill_median, s5_median = statistics.median(drdrill_s), statistics.median(s5_s)
     s5_hash_median = statistics.median(s5_hash_s)
     phase_median = statistics.median(phase_s)

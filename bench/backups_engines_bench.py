@@ -55,17 +55,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.procstats import PeakRss, proc_cpu_seconds, server_pid_of  # noqa: E402
+from bench.procstats import (  # noqa: E402
+    PeakRss,
+    SpentFolders,
+    proc_cpu_seconds,
+    server_pid_of,
+    settle_deleted_inodes,
+)
 
 MIB = 1024 * 1024
 PART_BYTES = 16 * MIB
 BIG_MIN_BYTES = 64 * MIB
 ENGINES = ("drdrill", "drdrill-http", "drdrill-2proc", "obstore", "awscrt", "s5cmd",
            "s5cmd+sha256sum")
-# Cases with more objects than this keep their restored folders until the case ends.
-KEEP_FOLDERS_ABOVE = 100
-# How long ext4 without a journal avoids reusing a deleted inode (plus a second).
-DELETED_INODE_SECONDS = 61
 FILE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -328,13 +330,7 @@ def run_case(name: str, *, work: Path, server: Any, server_pid: int, prefix: str
     total = sum(size for size, _ in manifest.values())
     chosen = args.big_engines if prefix == "big" else args.engines
     samples: dict[str, list[dict[str, float]]] = {e: [] for e in chosen}
-    # Restored files are kept until the case ends when there are many of them: deleting
-    # 10,000 files just before the next engine's run made its creates slower (see
-    # settle_deleted_inodes), a cost no restore onto a fresh disk pays. Each run's files are
-    # written back (sync) before the next run starts: kept unsynced, later runs paid the
-    # writeback of earlier ones (every engine 20-30% slower by the third run).
-    keep = len(manifest) > KEEP_FOLDERS_ABOVE
-    kept: list[Path] = []
+    spent = SpentFolders(work / "spent")
     for run in range(args.runs):
         order = chosen[run % len(chosen):] + chosen[:run % len(chosen)]
         for engine in order:
@@ -353,18 +349,12 @@ def run_case(name: str, *, work: Path, server: Any, server_pid: int, prefix: str
                          engine_commands(engine, job=job, s5cmd=s5cmd, folder=folder,
                                          before=args.before_tree)]
             finally:
-                if keep:
-                    kept.append(folder)
-                else:
-                    shutil.rmtree(folder, ignore_errors=True)
-                # Written back before the next run, not during it (untimed).
-                os.sync()
+                spent.retire(folder)
             sample = {k: sum(p[k] for p in parts) for k in ("seconds", "cpu", "server_cpu")}
             sample["rss"] = max(p["rss"] for p in parts)
             samples[engine].append(sample)
             print(f"  {name} run {run + 1} {engine:<16} {sample['seconds']:7.2f} s", flush=True)
-    for folder in kept:
-        shutil.rmtree(folder, ignore_errors=True)
+    spent.delete()
     s5_median = statistics.median(s["seconds"] for s in samples.get("s5cmd", [])) \
         if "s5cmd" in samples else None
     s5_hash_median = statistics.median(s["seconds"] for s in samples["s5cmd+sha256sum"]) \
@@ -472,8 +462,8 @@ def main() -> None:
             for prefix in args.cases.split(","):
                 name, sizes = sets[prefix]
                 manifest = seed(server, work, prefix, sizes, env, args.concurrency)
-                if len(sizes) > KEEP_FOLDERS_ABOVE:
-                    settle_deleted_inodes()
+                if len(sizes) > SpentFolders.MANY_FILES:
+                    settle_deleted_inodes()  # the seed's files were deleted just now
                 cases.append(run_case(name, work=work, server=server, server_pid=server_pid,
                                       prefix=prefix, manifest=manifest, args=args, env=env,
                                       hash_rate=hash_rate))
@@ -512,18 +502,6 @@ def main() -> None:
         for engine, row in case["engines"].items():
             print(f"  {engine:<16} used {row['cpu_utilisation_of_2_cores']:.0%} of the cores")
     print(f"written to {args.output}")
-
-
-def settle_deleted_inodes() -> None:
-    """Wait until files deleted just now no longer slow down creating new ones.
-
-    On this machine's ext4 (no journal), creating a file skips every inode deleted in the
-    last 60 s, reading each one's inode-table block: right after the seed's 10,000 files
-    were deleted, every create of the first runs paid that scan (perf: `recently_deleted`
-    under `__ext4_new_inode`, 8% of all samples). A restore onto a fresh disk does not.
-    """
-    os.sync()
-    time.sleep(DELETED_INODE_SECONDS)
 
 
 def seed(server: Any, work: Path, prefix: str, sizes: dict[str, int], env: dict[str, str],
