@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,24 @@ from tests.integration.s3_server import S3Server
 pytestmark = pytest.mark.integration
 
 
+_MADE: list[DrillContext] = []
+
+
+@pytest.fixture(autouse=True)
+def _teardown() -> Iterator[None]:
+    """Each test's contexts are torn down as a drill's are (the phase's temporary restore
+    folder is removed then, not by the phase)."""
+    yield
+    while _MADE:
+        _MADE.pop().cleanup.run()
+
+
 def _context(scenario: Path, tmp_path: Path) -> DrillContext:
     data = yaml.safe_load(scenario.read_text(encoding="utf-8"))
     loaded = scenario_from_data(data, where=str(scenario))
-    return DrillContext(scenario=loaded, options=RunOptions(report_dir=tmp_path / "reports"))
+    ctx = DrillContext(scenario=loaded, options=RunOptions(report_dir=tmp_path / "reports"))
+    _MADE.append(ctx)
+    return ctx
 
 
 def _isvc(uri: str, name: str = "iris") -> dict[str, Any]:
