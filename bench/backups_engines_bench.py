@@ -113,7 +113,7 @@ def worker_drdrill(job: dict[str, Any], engine: str = "auto") -> list[str | None
             relative = item["Key"][len(prefix):]
             size, sha = job["manifest"][relative]
             targets.append(RestoreTarget(item["Key"], relative, size, sha))
-    if "shard" in job:  # one of --shards processes: every n-th object, from the i-th
+    if "shard" in job:  # one process of drdrill-2proc: every n-th object, from the i-th
         index, count = job["shard"]
         targets = targets[index::count]
     checks = restore_objects(client, endpoint=endpoint, bucket=job["bucket"], targets=targets,
@@ -434,9 +434,11 @@ def main() -> None:
         worker_main(args.worker, args.job)
         return
     args.engines = args.engines.split(",")
-    if args.before_tree is not None:
+    if args.before_tree is not None and "drdrill-before" not in args.engines:
         args.engines.insert(1, "drdrill-before")
     args.big_engines = args.big_engines.split(",")
+    if "drdrill-before" in args.engines + args.big_engines and args.before_tree is None:
+        parser.error("engine drdrill-before needs --before-tree DIR")
     try:
         import awscrt  # noqa: F401
     except ImportError:
